@@ -1,0 +1,308 @@
+"""Attribution: host energy split among the nodes that spent it.
+
+Pure functions of a session's raw records. For each host, every interval of
+its merged timeline (see :mod:`nipype_carbon.timeline`) is split:
+
+- CPU domains: ``baseline = min(E, P_baseline * dt)`` and ``dynamic = E - baseline``.
+  A node gets ``dynamic * dcpu_node / max(dbusy_host, sum(dcpu_nodes))``: its
+  share of the host's busy CPU time in that interval. Busy time of other
+  processes stays unattributed.
+- DRAM domains: a node gets ``E * rss_node / max(memory_total, sum(rss))``.
+- GPU domains: baseline as for the CPU; a node gets the dynamic part by its
+  processes' share of the GPU's utilisation (equal shares among running nodes
+  when the GPU is modelled and no per-process use is known).
+- Baseline energy: reported apart as unattributed ``idle`` (``idle="separate"``,
+  the default) or shared equally among the nodes running in the interval
+  (``idle="shared"``).
+
+Invariant: attributed + unattributed = measured, to rounding.
+
+Baseline power per domain: the host record's value where known (the model
+knows it exactly; an adapter may have measured it before the run); else a
+linear fit of interval power against CPU utilisation when utilisation varied
+by at least 20 points; else the lowest interval power seen (an upper bound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nipype_carbon.meters.base import COMPONENTS, Domain
+from nipype_carbon.session import HostRecord, NodeRecord, Session
+from nipype_carbon.timeline import HostTimeline, NodeSeries, build_timeline, node_series
+
+IDLE_MODES = ("separate", "shared")
+
+
+@dataclass
+class NodeEnergy:
+    """Energy attributed to one node, by component, and how it was obtained."""
+
+    name: str
+    host: str
+    cpu_s: float = 0.0
+    energy_cpu_j: float = 0.0
+    energy_dram_j: float = 0.0
+    energy_gpu_j: float = 0.0
+    energy_idle_j: float = 0.0
+    methods: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def energy_j(self) -> float:
+        return self.energy_cpu_j + self.energy_dram_j + self.energy_gpu_j + self.energy_idle_j
+
+    @property
+    def method(self) -> str:
+        """``rapl``, ``model``, ... or ``cpu:rapl;dram:model`` when components differ."""
+        kinds = set(self.methods.values())
+        if len(kinds) == 1:
+            return kinds.pop()
+        return ";".join(f"{c}:{m}" for c, m in sorted(self.methods.items())) or "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "energy_j": self.energy_j, "method": self.method}
+
+
+@dataclass
+class HostEnergy:
+    """What the meters measured on one host, and what stayed unattributed."""
+
+    host: str
+    measured_j: dict[str, float] = field(default_factory=dict)  # per component
+    unattributed_j: dict[str, float] = field(default_factory=dict)  # idle, cpu, dram, gpu
+    baseline_power_w: dict[str, float] = field(default_factory=dict)
+    baseline_method: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    wraps: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AttributionResult:
+    """Per-node energy and per-host totals of a run."""
+
+    nodes: dict[str, NodeEnergy]
+    hosts: dict[str, HostEnergy]
+    idle: str
+
+    @property
+    def energy_j(self) -> float:
+        return sum(sum(h.measured_j.values()) for h in self.hosts.values())
+
+    @property
+    def attributed_energy_j(self) -> float:
+        return sum(n.energy_j for n in self.nodes.values())
+
+    @property
+    def unattributed_energy_j(self) -> float:
+        return sum(sum(h.unattributed_j.values()) for h in self.hosts.values())
+
+
+def attribute_energy(session: Session, idle: str = "separate") -> AttributionResult:
+    """Split each host's measured energy among the session's nodes.
+
+    Parameters
+    ----------
+    session : Session
+        A loaded or live session.
+    idle : {"separate", "shared"}
+        Report baseline energy apart, or share it among running nodes.
+    """
+    if idle not in IDLE_MODES:
+        raise ValueError(f"idle must be one of {IDLE_MODES}, got {idle!r}")
+    nodes = {name: NodeEnergy(name, r.host) for name, r in session.nodes.items()}
+    hosts: dict[str, HostEnergy] = {}
+    for host, records in _by_host(session.nodes.values()).items():
+        record = session.hosts.get(host)
+        if record is None:
+            continue
+        hosts[host] = _attribute_host(record, records, nodes, idle)
+    return AttributionResult(nodes, hosts, idle)
+
+
+def _by_host(records: Iterable[NodeRecord]) -> dict[str, list[NodeRecord]]:
+    grouped: dict[str, list[NodeRecord]] = {}
+    for record in records:
+        if record.measurement and len(record.measurement["samples"]["t"]) >= 1:
+            grouped.setdefault(record.host, []).append(record)
+    return grouped
+
+
+def host_domains(host: HostRecord) -> list[Domain]:
+    """Every domain of every meter recorded for a host."""
+    return [Domain.from_dict(d) for m in host.meters.get("meters", []) for d in m["domains"]]
+
+
+def _attribute_host(
+    host: HostRecord, records: list[NodeRecord], nodes: dict[str, NodeEnergy], idle: str
+) -> HostEnergy:
+    domains = host_domains(host)
+    measurements = [r.measurement for r in records if r.measurement]
+    timeline = build_timeline(host.name, measurements, domains)
+    result = HostEnergy(host.name, duration_s=float(timeline.dt.sum()), wraps=timeline.wraps)
+    if timeline.long_gaps:
+        result.warnings.append(
+            f"{timeline.long_gaps} interval(s) long enough for a counter to wrap unseen"
+        )
+    series = [node_series(r.name, r.measurement) for r in records if r.measurement]
+    for r in records:
+        nodes[r.name].cpu_s = float(r.measurement["cpu_s"]) if r.measurement else 0.0
+        nodes[r.name].methods = {d.component: d.method for d in domains}
+    spans = [_span(timeline.t, s) for s in series]
+    running = _running_counts(len(timeline.t) - 1, spans)
+    unattributed = dict.fromkeys(("idle", *COMPONENTS), 0.0)
+    for name, domain in timeline.domains.items():
+        energy = timeline.energy_j[name]
+        result.measured_j[domain.component] = result.measured_j.get(domain.component, 0.0) + float(
+            energy.sum()
+        )
+        if domain.component == "dram":
+            shares = _memory_shares(timeline, series, spans, host.info["memory_total_b"])
+            unattributed["dram"] += _give(energy, shares, series, spans, nodes, "energy_dram_j")
+            continue
+        base_w, how = _baseline(host, timeline, name)
+        result.baseline_power_w[name], result.baseline_method[name] = base_w, how
+        baseline = np.minimum(energy, base_w * timeline.dt)
+        dynamic = energy - baseline
+        if domain.component == "cpu":
+            shares = _cpu_shares(timeline, series, spans)
+        else:
+            shares = _gpu_shares(domain, timeline, series, spans, running)
+        unattributed[domain.component] += _give(
+            dynamic, shares, series, spans, nodes, f"energy_{domain.component}_j"
+        )
+        if idle == "shared":
+            unattributed["idle"] += _give(
+                baseline, _equal_shares(spans, running), series, spans, nodes, "energy_idle_j"
+            )
+        else:
+            unattributed["idle"] += float(baseline.sum())
+    result.unattributed_j = unattributed
+    return result
+
+
+def _span(t: np.ndarray, s: NodeSeries) -> tuple[int, int]:
+    """Interval indices [a, b) of the timeline that lie within the node's own samples."""
+    if len(s.t) < 2:
+        return 0, 0
+    a = int(np.searchsorted(t, s.t[0], side="left"))
+    b = int(np.searchsorted(t, s.t[-1], side="right")) - 1
+    return a, max(a, b)
+
+
+def _running_counts(n_intervals: int, spans: list[tuple[int, int]]) -> np.ndarray:
+    counts = np.zeros(max(n_intervals, 0) + 1)
+    for a, b in spans:
+        counts[a] += 1
+        counts[b] -= 1
+    return np.cumsum(counts)[:n_intervals]
+
+
+def _increments(t: np.ndarray, s: NodeSeries, values: np.ndarray, span: tuple[int, int]) -> np.ndarray:
+    a, b = span
+    at = np.interp(t[a : b + 1], s.t, values)
+    return np.clip(np.diff(at), 0.0, None)
+
+
+def _cpu_shares(
+    timeline: HostTimeline, series: list[NodeSeries], spans: list[tuple[int, int]]
+) -> list[np.ndarray]:
+    dcpu = [_increments(timeline.t, s, s.cpu_s, span) for s, span in zip(series, spans)]
+    total = _scatter_sum(len(timeline.t) - 1, dcpu, spans)
+    denominator = np.maximum(timeline.dbusy, total)
+    return [_safe_ratio(d, denominator[a:b]) for d, (a, b) in zip(dcpu, spans)]
+
+
+def _memory_shares(
+    timeline: HostTimeline, series: list[NodeSeries], spans: list[tuple[int, int]], total_b: float
+) -> list[np.ndarray]:
+    rss = []
+    for s, (a, b) in zip(series, spans):
+        at = np.interp(timeline.t[a : b + 1], s.t, s.rss_b)
+        rss.append((at[1:] + at[:-1]) / 2.0)
+    total = _scatter_sum(len(timeline.t) - 1, rss, spans)
+    denominator = np.maximum(total, float(total_b))
+    return [_safe_ratio(r, denominator[a:b]) for r, (a, b) in zip(rss, spans)]
+
+
+def _gpu_shares(
+    domain: Domain,
+    timeline: HostTimeline,
+    series: list[NodeSeries],
+    spans: list[tuple[int, int]],
+    running: np.ndarray,
+) -> list[np.ndarray]:
+    if not any(domain.device in s.gpu for s in series):
+        return _equal_shares(spans, running)
+    shares = []
+    for s, (a, b) in zip(series, spans):
+        rows = s.gpu.get(domain.device or "")
+        if rows is None or not len(rows):
+            shares.append(np.zeros(b - a))
+            continue
+        util = np.interp(timeline.t[a:b], s.t, rows[:, 0])
+        total = np.interp(timeline.t[a:b], s.t, rows[:, 1])
+        shares.append(_safe_ratio(util, np.maximum(total, util)))
+    total_share = _scatter_sum(len(timeline.t) - 1, shares, spans)
+    scale = np.maximum(total_share, 1.0)
+    return [sh / scale[a:b] for sh, (a, b) in zip(shares, spans)]
+
+
+def _equal_shares(spans: list[tuple[int, int]], running: np.ndarray) -> list[np.ndarray]:
+    return [_safe_ratio(np.ones(b - a), running[a:b]) for a, b in spans]
+
+
+def _scatter_sum(n: int, parts: list[np.ndarray], spans: list[tuple[int, int]]) -> np.ndarray:
+    total = np.zeros(max(n, 0))
+    for part, (a, b) in zip(parts, spans):
+        total[a:b] += part
+    return total
+
+
+def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(num, dtype=float)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _give(
+    energy: np.ndarray,
+    shares: list[np.ndarray],
+    series: list[NodeSeries],
+    spans: list[tuple[int, int]],
+    nodes: dict[str, NodeEnergy],
+    attr: str,
+) -> float:
+    """Hand each node its share of ``energy``; return what nobody got."""
+    given = 0.0
+    for s, share, (a, b) in zip(series, shares, spans):
+        part = float((energy[a:b] * share).sum())
+        setattr(nodes[s.name], attr, getattr(nodes[s.name], attr) + part)
+        given += part
+    return float(energy.sum()) - given
+
+
+def _baseline(host: HostRecord, timeline: HostTimeline, name: str) -> tuple[float, str]:
+    known = host.baseline_power_w.get(name)
+    if known is not None:
+        return float(known), "recorded"
+    return estimate_baseline_power(timeline, name, host.info.get("logical_cpus", 1))
+
+
+def estimate_baseline_power(timeline: HostTimeline, name: str, logical_cpus: int) -> tuple[float, str]:
+    """Baseline power of a domain from its own timeline, and how it was found."""
+    dt = timeline.dt
+    usable = dt >= 0.05
+    if not usable.any():
+        return 0.0, "none: no interval long enough"
+    power = timeline.energy_j[name][usable] / dt[usable]
+    util = timeline.dbusy[usable] / (dt[usable] * max(logical_cpus, 1))
+    if len(power) >= 5 and np.ptp(util) >= 0.2:
+        slope, intercept = np.polyfit(util, power, 1)
+        if intercept >= 0 and slope >= 0:
+            return float(intercept), "fitted: interval power against CPU utilisation"
+    return float(power.min()), "lowest interval power (an upper bound)"

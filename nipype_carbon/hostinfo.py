@@ -1,0 +1,92 @@
+"""Facts about the host: CPU model, logical CPUs, memory, busy CPU time.
+
+Busy CPU time is read from the kernel's cumulative counters (``/proc/stat``
+through psutil), so readings taken in different processes of one host lie on
+one timeline.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+import psutil
+
+
+def host_name() -> str:
+    """The short host name, as SLURM and users know it."""
+    return socket.gethostname().split(".")[0] or platform.node()
+
+
+def cpu_brand() -> str:
+    """The CPU model name as the kernel reports it (``model name`` in /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Processor", "cpu model"):
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def busy_cpu_s() -> float:
+    """Host CPU seconds spent busy since boot, summed over logical CPUs.
+
+    Busy is user + nice + system + irq + softirq; idle, iowait and steal (time
+    the hypervisor gave to other guests) are not busy. Guest time is already
+    inside user time on Linux.
+    """
+    times = psutil.cpu_times()
+    busy = times.user + times.system
+    for extra in ("nice", "irq", "softirq"):
+        busy += getattr(times, extra, 0.0)
+    return float(busy)
+
+
+def memory_used_b() -> int:
+    """Host memory in use (total minus available), bytes."""
+    mem = psutil.virtual_memory()
+    return int(mem.total - mem.available)
+
+
+def seconds_since_boot(now: float) -> float:
+    """``now`` (a ``time.time()`` value) as seconds since the host booted."""
+    return now - psutil.boot_time()
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """What a session keeps about each host it ran on."""
+
+    name: str
+    cpu_model: str
+    logical_cpus: int
+    physical_cpus: int
+    memory_total_b: int
+    platform: str
+
+    @classmethod
+    def collect(cls) -> HostInfo:
+        """This host's facts (cached per process)."""
+        return _collect_host(os.getpid())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@lru_cache(maxsize=4)
+def _collect_host(pid: int) -> HostInfo:
+    return HostInfo(
+        name=host_name(),
+        cpu_model=cpu_brand(),
+        logical_cpus=psutil.cpu_count(logical=True) or os.cpu_count() or 1,
+        physical_cpus=psutil.cpu_count(logical=False) or 1,
+        memory_total_b=int(psutil.virtual_memory().total),
+        platform=platform.platform(),
+    )

@@ -1,0 +1,34 @@
+"""Energy meters of the host: RAPL, pyRAPL, NVML and the model.
+
+Meters read host counters and know nothing of workflows. Vendor libraries
+(pynvml, pyRAPL) are imported lazily by the meters that need them.
+"""
+
+from nipype_carbon.meters.base import (
+    Domain,
+    EnergyMeter,
+    GpuProcessUse,
+    MeterAbsent,
+    MeterBroken,
+    MeterInfo,
+    MeterPermissionDenied,
+    MeterUnavailable,
+)
+from nipype_carbon.meters.factory import MeterSelection, select_meters
+from nipype_carbon.meters.model import ModelMeter
+from nipype_carbon.meters.rapl import RaplMeter
+
+__all__ = [
+    "Domain",
+    "EnergyMeter",
+    "GpuProcessUse",
+    "MeterAbsent",
+    "MeterBroken",
+    "MeterInfo",
+    "MeterPermissionDenied",
+    "MeterSelection",
+    "MeterUnavailable",
+    "ModelMeter",
+    "RaplMeter",
+    "select_meters",
+]

@@ -1,0 +1,242 @@
+"""NodeMeter: measure one unit of work in the process that runs it.
+
+It records the wall interval, the host, the exact CPU seconds of the process
+tree (short-lived children included), peak memory, GPU use by the tree's
+processes, and a light time series of host counters, so attribution can later
+split host energy among concurrent nodes.
+
+Examples
+--------
+>>> from nipype_carbon.meters import ModelMeter
+>>> with NodeMeter(meters=[ModelMeter()], sample_interval_s=0.5) as meter:
+...     _ = sum(i * i for i in range(100_000))
+>>> meter.measurement.cpu_s > 0, meter.measurement.samples["t"][0] <= meter.measurement.end
+(True, True)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from types import TracebackType
+from typing import Any
+
+from nipype_carbon.hostinfo import HostInfo, busy_cpu_s, memory_used_b
+from nipype_carbon.meters.base import EnergyMeter
+from nipype_carbon.meters.factory import MeterSelection, select_meters
+from nipype_carbon.proctree import ProcessTreeClock
+
+logger = logging.getLogger("nipype_carbon.nodemeter")
+
+SAMPLER_THREAD_NAME = "nipype-carbon-sampler"
+
+
+@dataclass
+class Measurement:
+    """What a NodeMeter saw: raw, nothing attributed yet.
+
+    ``samples`` is columnar: ``t`` (epoch seconds), ``cpu_s`` (tree CPU since
+    start), ``rss_b``, ``host_busy_cpu_s``, ``host_mem_b``, then one column per
+    meter domain under ``domains`` and the tree's GPU utilisation under ``gpu``.
+    """
+
+    host: dict[str, Any]
+    pid: int
+    start: float
+    end: float
+    cpu_s: float
+    meter_cpu_s: float
+    peak_rss_b: int
+    sample_interval_s: float
+    samples: dict[str, Any]
+    meters: dict[str, Any]
+    baseline_power_w: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        return cls(**data)
+
+
+def _empty_samples() -> dict[str, Any]:
+    return {
+        "t": [],
+        "cpu_s": [],
+        "rss_b": [],
+        "host_busy_cpu_s": [],
+        "host_mem_b": [],
+        "domains": {},
+        "gpu": {},
+    }
+
+
+class NodeMeter:
+    """Context manager measuring the work done inside it.
+
+    Parameters
+    ----------
+    meters : list of EnergyMeter or MeterSelection, optional
+        The host's meters; chosen by :func:`select_meters` when omitted.
+    sample_interval_s : float
+        Interval of the host time series (default 1 s). Set it below the
+        counters' wrap time.
+    clock : callable
+        Epoch seconds; injected for tests.
+
+    Notes
+    -----
+    Never raises into the measured work: a failing meter is recorded in
+    ``measurement.errors`` and its domain left out of later samples. The
+    sampler thread is a daemon thread joined on exit. CPU time of the
+    sampler thread itself is reported as ``meter_cpu_s``, not as the node's.
+    """
+
+    def __init__(
+        self,
+        meters: list[EnergyMeter] | MeterSelection | None = None,
+        sample_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._selection = meters if isinstance(meters, MeterSelection) else None
+        self._meters = list(meters.meters if isinstance(meters, MeterSelection) else meters or [])
+        self.sample_interval_s = float(sample_interval_s)
+        self.clock = clock
+        self.measurement: Measurement | None = None
+        self._errors: list[str] = []
+        self._failed: set[int] = set()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sampler_cpu_s = 0.0
+
+    # -- context manager -------------------------------------------------
+    def __enter__(self) -> NodeMeter:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- public ---------------------------------------------------------
+    def start(self) -> None:
+        """Take the first sample and start the sampler thread. Never raises."""
+        try:
+            if not self._meters and self._selection is None:
+                self._selection = select_meters()
+                self._meters = list(self._selection.meters)
+            self._samples = _empty_samples()
+            self._tree = ProcessTreeClock()
+            self._start = self.clock()
+            self._take_sample(exclude_cpu_s=0.0)
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name=SAMPLER_THREAD_NAME, daemon=True
+            )
+            self._thread.start()
+        except Exception as err:  # never fail the user's work
+            self._note(f"start failed: {type(err).__name__}: {err}")
+
+    def stop(self) -> Measurement | None:
+        """Stop sampling, take the last sample, and build the measurement. Never raises."""
+        try:
+            if self._thread is not None:
+                self._stop.set()
+                self._thread.join(timeout=max(5.0, 2 * self.sample_interval_s))
+                self._thread = None
+            sample = self._take_sample(exclude_cpu_s=self._sampler_cpu_s)
+            self.measurement = self._build(sample)
+        except Exception as err:
+            self._note(f"stop failed: {type(err).__name__}: {err}")
+            self.measurement = None
+        return self.measurement
+
+    # -- sampling ---------------------------------------------------------
+    def _run(self) -> None:
+        started = time.thread_time()
+        while not self._stop.wait(self.sample_interval_s):
+            try:
+                self._take_sample(self._sampler_cpu_s + time.thread_time() - started)
+            except Exception as err:
+                self._note(f"sample failed: {type(err).__name__}: {err}")
+        self._sampler_cpu_s += time.thread_time() - started
+
+    def _take_sample(self, exclude_cpu_s: float) -> dict[str, Any]:
+        with self._lock:
+            t = self.clock()
+            tree = self._tree.sample(exclude_cpu_s)
+            row = {
+                "t": t,
+                "cpu_s": tree.cpu_s,
+                "rss_b": tree.rss_b,
+                "host_busy_cpu_s": busy_cpu_s(),
+                "host_mem_b": memory_used_b(),
+            }
+            for key, value in row.items():
+                self._samples[key].append(value)
+            self._read_meters(len(self._samples["t"]) - 1, tree.pids)
+            return row
+
+    def _read_meters(self, index: int, pids: set[int]) -> None:
+        for i, meter in enumerate(self._meters):
+            if i in self._failed:
+                continue
+            try:
+                values = meter.read()
+                uses = meter.gpu_use(pids)
+            except Exception as err:
+                self._failed.add(i)
+                self._note(f"meter {meter.kind} failed and was dropped: {type(err).__name__}: {err}")
+                continue
+            for name, value in values.items():
+                _column(self._samples["domains"], name, index).append(float(value))
+            for use in uses:
+                column = _column(self._samples["gpu"], use.device, index)
+                column.append([use.util_percent, use.total_util_percent, use.memory_b])
+
+    def _note(self, message: str) -> None:
+        logger.warning("nipype-carbon: %s", message)
+        self._errors.append(message)
+
+    def _build(self, last: dict[str, Any]) -> Measurement:
+        selection = self._selection or MeterSelection(self._meters)
+        baseline: dict[str, float] = {}
+        for meter in self._meters:
+            baseline.update(meter.baseline_power_w())
+        peak = max(self._tree.peak_rss_b, self._tree.reaped_peak_rss_b())
+        rows = len(self._samples["t"])
+        for group in ("domains", "gpu"):
+            for column in self._samples[group].values():
+                column.extend([None] * (rows - len(column)))
+        return Measurement(
+            host=HostInfo.collect().to_dict(),
+            pid=os.getpid(),
+            start=self._start,
+            end=last["t"],
+            cpu_s=last["cpu_s"],
+            meter_cpu_s=self._sampler_cpu_s,
+            peak_rss_b=peak,
+            sample_interval_s=self.sample_interval_s,
+            samples=self._samples,
+            meters=selection.to_dict(),
+            baseline_power_w=baseline,
+            errors=list(self._errors),
+        )
+
+
+def _column(columns: dict[str, list[Any]], name: str, index: int) -> list[Any]:
+    """The column ``name``, padded with None up to ``index`` (a meter that failed earlier)."""
+    column = columns.setdefault(name, [])
+    column.extend([None] * (index - len(column)))
+    return column

@@ -1,0 +1,136 @@
+"""A host's merged timeline: every sample of every node of one host, in time order.
+
+Counters are read in many processes (MultiProc workers, SLURM jobs); each
+reading is a raw cumulative value, so all of a host's readings can be laid on
+one timeline and differenced once. Energy per interval comes from:
+
+- counters: the difference of consecutive readings, with wraparound undone
+  (a drop of more than half the counter's range is a wrap; a smaller drop is
+  read-order jitter between processes and counts as zero);
+- power readings: the trapezoid rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nipype_carbon.meters.base import Domain
+
+
+@dataclass
+class NodeSeries:
+    """One node's own samples on a host."""
+
+    name: str
+    t: np.ndarray
+    cpu_s: np.ndarray
+    rss_b: np.ndarray
+    gpu: dict[str, np.ndarray] = field(default_factory=dict)  # device -> (util, total) rows
+
+
+@dataclass
+class HostTimeline:
+    """The merged samples of one host and the energy of each interval."""
+
+    host: str
+    t: np.ndarray
+    busy_cpu_s: np.ndarray
+    domains: dict[str, Domain]
+    energy_j: dict[str, np.ndarray]  # per domain, one value per interval
+    wraps: int = 0
+    long_gaps: int = 0
+
+    @property
+    def dt(self) -> np.ndarray:
+        return np.diff(self.t)
+
+    @property
+    def dbusy(self) -> np.ndarray:
+        return np.clip(np.diff(self.busy_cpu_s), 0.0, None)
+
+
+def _fill(t: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Missing readings (a meter failed in one process) interpolated from the others."""
+    ok = ~np.isnan(values)
+    if ok.all() or not ok.any():
+        return np.nan_to_num(values)
+    return np.interp(t, t[ok], values[ok])
+
+
+def counter_energy(values: np.ndarray, wrap_j: float | None) -> tuple[np.ndarray, int]:
+    """Energy per interval of a cumulative counter, and the number of wraps undone."""
+    delta = np.diff(values)
+    wraps = 0
+    if wrap_j:
+        wrapped = delta < -wrap_j / 2
+        wraps = int(wrapped.sum())
+        delta = np.where(wrapped, delta + wrap_j, delta)
+    return np.clip(delta, 0.0, None), wraps
+
+
+def power_energy(t: np.ndarray, power_w: np.ndarray) -> np.ndarray:
+    """Energy per interval of a power series (trapezoid rule)."""
+    return (power_w[1:] + power_w[:-1]) / 2.0 * np.diff(t)
+
+
+def build_timeline(host: str, measurements: list[dict[str, Any]], domains: list[Domain]) -> HostTimeline:
+    """Merge the samples of every measurement of one host and difference them once."""
+    by_name = {d.name: d for d in domains}
+    t_parts, busy_parts = [], []
+    value_parts: dict[str, list[np.ndarray]] = {name: [] for name in by_name}
+    for m in measurements:
+        s = m["samples"]
+        n = len(s["t"])
+        t_parts.append(np.asarray(s["t"], dtype=float))
+        busy_parts.append(np.asarray(s["host_busy_cpu_s"], dtype=float))
+        for name in by_name:
+            column = s["domains"].get(name, [None] * n)
+            value_parts[name].append(np.array([np.nan if v is None else v for v in column], float))
+    t = np.concatenate(t_parts) if t_parts else np.zeros(0)
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    busy = np.maximum.accumulate(np.concatenate(busy_parts)[order]) if len(t) else t
+    energy: dict[str, np.ndarray] = {}
+    wraps = 0
+    for name, domain in by_name.items():
+        values = _fill(t, np.concatenate(value_parts[name])[order]) if len(t) else t
+        if domain.kind == "counter":
+            energy[name], n_wraps = counter_energy(values, domain.wrap_j)
+            wraps += n_wraps
+        else:
+            energy[name] = power_energy(t, values)
+    timeline = HostTimeline(host, t, busy, by_name, energy, wraps)
+    timeline.long_gaps = _long_gaps(timeline)
+    return timeline
+
+
+def _long_gaps(timeline: HostTimeline) -> int:
+    """Intervals long enough that a counter may have wrapped more than once unseen."""
+    gaps = 0
+    dt = timeline.dt
+    for name, domain in timeline.domains.items():
+        if domain.kind != "counter" or not domain.wrap_j or not len(dt):
+            continue
+        power = timeline.energy_j[name].sum() / max(dt.sum(), 1e-9)
+        if power > 0:
+            gaps += int((dt * power > domain.wrap_j / 2).sum())
+    return gaps
+
+
+def node_series(record_name: str, m: dict[str, Any]) -> NodeSeries:
+    """A node's own samples as arrays."""
+    s = m["samples"]
+    gpu = {
+        device: np.array([row if row is not None else [0.0, 0.0, 0] for row in rows], float)
+        for device, rows in s.get("gpu", {}).items()
+    }
+    return NodeSeries(
+        record_name,
+        np.asarray(s["t"], float),
+        np.asarray(s["cpu_s"], float),
+        np.asarray(s["rss_b"], float),
+        gpu,
+    )
