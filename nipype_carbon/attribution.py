@@ -143,7 +143,7 @@ def _attribute_host(
     domains = host_domains(host)
     measurements = [r.measurement for r in records if r.measurement]
     timeline = build_timeline(host.name, measurements, domains)
-    result = HostEnergy(host.name, duration_s=float(timeline.dt.sum()), wraps=timeline.wraps)
+    result = HostEnergy(host.name, wraps=timeline.wraps)
     if timeline.long_gaps:
         result.warnings.append(
             f"{timeline.long_gaps} interval(s) long enough for a counter to wrap unseen"
@@ -154,9 +154,11 @@ def _attribute_host(
         nodes[r.name].methods = {d.component: d.method for d in domains}
     spans = [_span(timeline.t, s) for s in series]
     running = _running_counts(len(timeline.t) - 1, spans)
+    covered = running > 0  # a gap between this run's nodes is not this run's energy
+    result.duration_s = float(timeline.dt[covered].sum())
     unattributed = dict.fromkeys(("idle", *COMPONENTS), 0.0)
     for name, domain in timeline.domains.items():
-        energy = timeline.energy_j[name]
+        energy = np.where(covered, timeline.energy_j[name], 0.0)
         result.measured_j[domain.component] = result.measured_j.get(domain.component, 0.0) + float(
             energy.sum()
         )
@@ -202,7 +204,9 @@ def _running_counts(n_intervals: int, spans: list[tuple[int, int]]) -> np.ndarra
     return np.cumsum(counts)[:n_intervals]
 
 
-def _increments(t: np.ndarray, s: NodeSeries, values: np.ndarray, span: tuple[int, int]) -> np.ndarray:
+def _increments(
+    t: np.ndarray, s: NodeSeries, values: np.ndarray, span: tuple[int, int]
+) -> np.ndarray:
     a, b = span
     at = np.interp(t[a : b + 1], s.t, values)
     return np.clip(np.diff(at), 0.0, None)
@@ -211,22 +215,24 @@ def _increments(t: np.ndarray, s: NodeSeries, values: np.ndarray, span: tuple[in
 def _cpu_shares(
     timeline: HostTimeline, series: list[NodeSeries], spans: list[tuple[int, int]]
 ) -> list[np.ndarray]:
-    dcpu = [_increments(timeline.t, s, s.cpu_s, span) for s, span in zip(series, spans)]
+    dcpu = [
+        _increments(timeline.t, s, s.cpu_s, span) for s, span in zip(series, spans, strict=True)
+    ]
     total = _scatter_sum(len(timeline.t) - 1, dcpu, spans)
     denominator = np.maximum(timeline.dbusy, total)
-    return [_safe_ratio(d, denominator[a:b]) for d, (a, b) in zip(dcpu, spans)]
+    return [_safe_ratio(d, denominator[a:b]) for d, (a, b) in zip(dcpu, spans, strict=True)]
 
 
 def _memory_shares(
     timeline: HostTimeline, series: list[NodeSeries], spans: list[tuple[int, int]], total_b: float
 ) -> list[np.ndarray]:
     rss = []
-    for s, (a, b) in zip(series, spans):
+    for s, (a, b) in zip(series, spans, strict=True):
         at = np.interp(timeline.t[a : b + 1], s.t, s.rss_b)
         rss.append((at[1:] + at[:-1]) / 2.0)
     total = _scatter_sum(len(timeline.t) - 1, rss, spans)
     denominator = np.maximum(total, float(total_b))
-    return [_safe_ratio(r, denominator[a:b]) for r, (a, b) in zip(rss, spans)]
+    return [_safe_ratio(r, denominator[a:b]) for r, (a, b) in zip(rss, spans, strict=True)]
 
 
 def _gpu_shares(
@@ -239,7 +245,7 @@ def _gpu_shares(
     if not any(domain.device in s.gpu for s in series):
         return _equal_shares(spans, running)
     shares = []
-    for s, (a, b) in zip(series, spans):
+    for s, (a, b) in zip(series, spans, strict=True):
         rows = s.gpu.get(domain.device or "")
         if rows is None or not len(rows):
             shares.append(np.zeros(b - a))
@@ -249,7 +255,7 @@ def _gpu_shares(
         shares.append(_safe_ratio(util, np.maximum(total, util)))
     total_share = _scatter_sum(len(timeline.t) - 1, shares, spans)
     scale = np.maximum(total_share, 1.0)
-    return [sh / scale[a:b] for sh, (a, b) in zip(shares, spans)]
+    return [sh / scale[a:b] for sh, (a, b) in zip(shares, spans, strict=True)]
 
 
 def _equal_shares(spans: list[tuple[int, int]], running: np.ndarray) -> list[np.ndarray]:
@@ -258,7 +264,7 @@ def _equal_shares(spans: list[tuple[int, int]], running: np.ndarray) -> list[np.
 
 def _scatter_sum(n: int, parts: list[np.ndarray], spans: list[tuple[int, int]]) -> np.ndarray:
     total = np.zeros(max(n, 0))
-    for part, (a, b) in zip(parts, spans):
+    for part, (a, b) in zip(parts, spans, strict=True):
         total[a:b] += part
     return total
 
@@ -279,7 +285,7 @@ def _give(
 ) -> float:
     """Hand each node its share of ``energy``; return what nobody got."""
     given = 0.0
-    for s, share, (a, b) in zip(series, shares, spans):
+    for s, share, (a, b) in zip(series, shares, spans, strict=True):
         part = float((energy[a:b] * share).sum())
         setattr(nodes[s.name], attr, getattr(nodes[s.name], attr) + part)
         given += part
@@ -293,7 +299,9 @@ def _baseline(host: HostRecord, timeline: HostTimeline, name: str) -> tuple[floa
     return estimate_baseline_power(timeline, name, host.info.get("logical_cpus", 1))
 
 
-def estimate_baseline_power(timeline: HostTimeline, name: str, logical_cpus: int) -> tuple[float, str]:
+def estimate_baseline_power(
+    timeline: HostTimeline, name: str, logical_cpus: int
+) -> tuple[float, str]:
     """Baseline power of a domain from its own timeline, and how it was found."""
     dt = timeline.dt
     usable = dt >= 0.05

@@ -28,7 +28,7 @@ from typing import Any
 from nipype_carbon.hostinfo import HostInfo, busy_cpu_s, memory_used_b
 from nipype_carbon.meters.base import EnergyMeter
 from nipype_carbon.meters.factory import MeterSelection, select_meters
-from nipype_carbon.proctree import ProcessTreeClock
+from nipype_carbon.proctree import ProcessClock, ProcessTreeClock
 
 logger = logging.getLogger("nipype_carbon.nodemeter")
 
@@ -56,6 +56,7 @@ class Measurement:
     meters: dict[str, Any]
     baseline_power_w: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    own_cpu_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +90,9 @@ class NodeMeter:
         counters' wrap time.
     clock : callable
         Epoch seconds; injected for tests.
+    process_clock : callable
+        Factory of the CPU clock: the process tree (default), or
+        :class:`~nipype_carbon.proctree.ProcessClock` for this process alone.
 
     Notes
     -----
@@ -103,7 +107,9 @@ class NodeMeter:
         meters: list[EnergyMeter] | MeterSelection | None = None,
         sample_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        process_clock: Callable[[], ProcessTreeClock | ProcessClock] = ProcessTreeClock,
     ) -> None:
+        self._process_clock = process_clock
         self._selection = meters if isinstance(meters, MeterSelection) else None
         self._meters = list(meters.meters if isinstance(meters, MeterSelection) else meters or [])
         self.sample_interval_s = float(sample_interval_s)
@@ -137,13 +143,11 @@ class NodeMeter:
                 self._selection = select_meters()
                 self._meters = list(self._selection.meters)
             self._samples = _empty_samples()
-            self._tree = ProcessTreeClock()
+            self._tree = self._process_clock()
             self._start = self.clock()
             self._take_sample(exclude_cpu_s=0.0)
             self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name=SAMPLER_THREAD_NAME, daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name=SAMPLER_THREAD_NAME, daemon=True)
             self._thread.start()
         except Exception as err:  # never fail the user's work
             self._note(f"start failed: {type(err).__name__}: {err}")
@@ -174,33 +178,50 @@ class NodeMeter:
 
     def _take_sample(self, exclude_cpu_s: float) -> dict[str, Any]:
         with self._lock:
+            # host counters first and close together, then the tree (its CPU is
+            # interpolated at t by attribution, so a little lag there is harmless)
+            index = len(self._samples["t"])
             t = self.clock()
+            busy = busy_cpu_s()
+            readings = self._read_meters()
             tree = self._tree.sample(exclude_cpu_s)
             row = {
                 "t": t,
                 "cpu_s": tree.cpu_s,
                 "rss_b": tree.rss_b,
-                "host_busy_cpu_s": busy_cpu_s(),
+                "host_busy_cpu_s": busy,
                 "host_mem_b": memory_used_b(),
             }
             for key, value in row.items():
                 self._samples[key].append(value)
-            self._read_meters(len(self._samples["t"]) - 1, tree.pids)
-            return row
+            self._store_readings(index, readings, tree.pids)
+            return {**row, "own_cpu_s": tree.own_cpu_s}
 
-    def _read_meters(self, index: int, pids: set[int]) -> None:
+    def _read_meters(self) -> list[tuple[EnergyMeter, dict[str, float]]]:
+        readings = []
         for i, meter in enumerate(self._meters):
             if i in self._failed:
                 continue
             try:
-                values = meter.read()
-                uses = meter.gpu_use(pids)
+                readings.append((meter, meter.read()))
             except Exception as err:
                 self._failed.add(i)
-                self._note(f"meter {meter.kind} failed and was dropped: {type(err).__name__}: {err}")
-                continue
+                self._note(
+                    f"meter {meter.kind} failed and was dropped: {type(err).__name__}: {err}"
+                )
+        return readings
+
+    def _store_readings(
+        self, index: int, readings: list[tuple[EnergyMeter, dict[str, float]]], pids: set[int]
+    ) -> None:
+        for meter, values in readings:
             for name, value in values.items():
                 _column(self._samples["domains"], name, index).append(float(value))
+            try:
+                uses = meter.gpu_use(pids)
+            except Exception as err:
+                self._note(f"GPU use from {meter.kind} failed: {type(err).__name__}: {err}")
+                continue
             for use in uses:
                 column = _column(self._samples["gpu"], use.device, index)
                 column.append([use.util_percent, use.total_util_percent, use.memory_b])
@@ -232,6 +253,7 @@ class NodeMeter:
             meters=selection.to_dict(),
             baseline_power_w=baseline,
             errors=list(self._errors),
+            own_cpu_s=last["own_cpu_s"],
         )
 
 

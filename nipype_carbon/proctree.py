@@ -31,13 +31,59 @@ def _maxrss_b(who: int) -> int:
     return int(resource.getrusage(who).ru_maxrss) * 1024
 
 
+def _children_from_proc(pid: int) -> list[int] | None:
+    """Direct children from /proc/PID/task/TID/children (Linux 3.5+), or None if unsupported."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    children: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                children += [int(c) for c in handle.read().split()]
+        except FileNotFoundError:
+            if tid == tasks[0] and not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread ended meanwhile
+            return None if tid == tasks[0] else children
+        except OSError:
+            continue
+    return children
+
+
+def descendant_pids(pid: int) -> list[int]:
+    """Live descendants of ``pid``.
+
+    Reads only the tree's own ``/proc/PID/task/*/children`` files where the
+    kernel offers them, rather than every process of the host: a sample then
+    costs a few system calls, which matters when the measured work holds the
+    GIL (each call that releases it may wait a switch interval to get it back).
+    """
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        children = _children_from_proc(stack.pop())
+        if children is None:
+            try:
+                return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+            except psutil.Error:
+                return []
+        found += children
+        stack += children
+    return found
+
+
 @dataclass
 class TreeSample:
-    """CPU seconds since the start, and the resident memory of the live tree now."""
+    """CPU seconds since the start, and the resident memory of the live tree now.
+
+    ``own_cpu_s`` is the part spent by the measuring process itself (its threads).
+    """
 
     cpu_s: float
     rss_b: int
     pids: set[int]
+    own_cpu_s: float = 0.0
 
 
 class ProcessTreeClock:
@@ -57,17 +103,16 @@ class ProcessTreeClock:
         self._self0 = _rusage_cpu_s(resource.RUSAGE_SELF)
         self._reaped0 = _rusage_cpu_s(resource.RUSAGE_CHILDREN)
         self._children_maxrss0 = _maxrss_b(resource.RUSAGE_CHILDREN)
+        self._handles: dict[int, psutil.Process] = {}
         self._live0 = {pid: cpu for pid, cpu, _ in self._live()}
         self._last_cpu_s = 0.0
         self.peak_rss_b = 0
 
     def _live(self) -> list[tuple[int, float, int]]:
-        found = []
-        try:
-            children = self._process.children(recursive=True)
-        except psutil.Error:
-            return found
-        for child in children:
+        found: list[tuple[int, float, int]] = []
+        for pid in descendant_pids(self.pid):
+            child = psutil.Process(pid) if pid not in self._handles else self._handles[pid]
+            self._handles[pid] = child
             try:
                 with child.oneshot():
                     t = child.cpu_times()
@@ -91,9 +136,38 @@ class ProcessTreeClock:
             rss = 0
         rss += sum(r for _, _, r in live)
         self.peak_rss_b = max(self.peak_rss_b, rss)
-        return TreeSample(cpu_s, rss, {self.pid} | {pid for pid, _, _ in live})
+        return TreeSample(
+            cpu_s, rss, {self.pid} | {pid for pid, _, _ in live}, max(0.0, own - exclude_cpu_s)
+        )
 
     def reaped_peak_rss_b(self) -> int:
         """Peak resident memory of a reaped child, if one peaked higher since creation."""
         now = _maxrss_b(resource.RUSAGE_CHILDREN)
         return now if now > self._children_maxrss0 else 0
+
+
+class ProcessClock:
+    """CPU time of the calling process alone (its threads), without descendants.
+
+    Used for a scheduler whose worker processes are measured as nodes of their own.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._process = psutil.Process(self.pid)
+        self._self0 = _rusage_cpu_s(resource.RUSAGE_SELF)
+        self._last_cpu_s = 0.0
+        self.peak_rss_b = 0
+
+    def sample(self, exclude_cpu_s: float = 0.0) -> TreeSample:
+        own = _rusage_cpu_s(resource.RUSAGE_SELF) - self._self0 - exclude_cpu_s
+        self._last_cpu_s = max(self._last_cpu_s, own)
+        try:
+            rss = self._process.memory_info().rss
+        except psutil.Error:
+            rss = 0
+        self.peak_rss_b = max(self.peak_rss_b, rss)
+        return TreeSample(self._last_cpu_s, rss, {self.pid}, self._last_cpu_s)
+
+    def reaped_peak_rss_b(self) -> int:
+        return 0

@@ -39,7 +39,9 @@ class RatedPower:
 
 def data_text(name: str) -> str:
     """The text of a package data file."""
-    return resources.files("nipype_carbon").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    return (
+        resources.files("nipype_carbon").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    )
 
 
 def read_table(name: str) -> list[dict[str, str]]:

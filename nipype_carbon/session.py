@@ -221,14 +221,26 @@ def _atomic_write(target: Path, lines: Iterable[dict[str, Any]]) -> None:
         raise
 
 
+def session_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Session files in a carbon directory, oldest first (one per run)."""
+    found = [p for p in Path(directory).glob("session*.jsonl") if p.is_file()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def new_session_path(directory: str | os.PathLike[str]) -> Path:
+    """A fresh, sortable session file name for a new run in a carbon directory."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime())
+    return Path(directory) / f"session-{stamp}-{os.getpid()}.jsonl"
+
+
 def resolve_session_path(path: str | os.PathLike[str]) -> Path:
-    """The session file for a path that is a session file or a directory holding one."""
+    """The session file for a path that is a session file or a carbon directory (newest run)."""
     target = Path(path)
     if target.is_dir():
-        found = target / SESSION_FILE
-        if not found.exists():
-            raise SessionError(f"no {SESSION_FILE} in {target}: is it a carbon directory of a run?")
-        return found
+        found = session_files(target)
+        if not found:
+            raise SessionError(f"no session*.jsonl in {target}: is it a carbon directory of a run?")
+        return found[-1]
     if not target.exists():
         raise SessionError(f"no such session file or carbon directory: {target}")
     return target
@@ -252,7 +264,9 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                 logger.warning("%s: last line is incomplete (run interrupted); skipped", target)
                 session.partial = True
                 continue
-            raise SessionError(f"{target}, line {number}: corrupt JSON; the file was damaged") from None
+            raise SessionError(
+                f"{target}, line {number}: corrupt JSON; the file was damaged"
+            ) from None
         _apply_line(session, line, target, number)
     return session
 

@@ -39,7 +39,7 @@ class CarbonSettings:
 
     Attributes
     ----------
-    region : ISO code of the electricity grid (``GB``, ``CA-QC``, ``US-CA``); world average if unset.
+    region : ISO code of the grid (``GB``, ``CA-QC``, ``US-CA``); world average if unset.
     intensity_g_per_kwh : explicit grid intensity, overrides ``region``.
     pue : power usage effectiveness of the facility (>= 1.0; default 1.0).
     carbon_dir : where the session is written (default chosen by the engine adapter).
@@ -68,7 +68,7 @@ class CarbonSettings:
         self._validate()
 
     @classmethod
-    def keys(cls) -> tuple[str, ...]:
+    def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
     @classmethod
@@ -77,13 +77,13 @@ class CarbonSettings:
     ) -> CarbonSettings:
         """Settings from keywords, then ``NIPYPE_CARBON_*`` variables, then defaults."""
         env = os.environ if env is None else env
-        unknown = set(values) - set(cls.keys())
+        unknown = set(values) - set(cls.names())
         if unknown:
             raise SettingsError(
-                f"unknown carbon setting(s) {sorted(unknown)}; known: {', '.join(cls.keys())}"
+                f"unknown carbon setting(s) {sorted(unknown)}; known: {', '.join(cls.names())}"
             )
         given: dict[str, Any] = {}
-        for key in cls.keys():
+        for key in cls.names():
             if key in values and values[key] is not None:
                 given[key] = values[key]
             elif env.get(ENV_PREFIX + key.upper()):
@@ -96,7 +96,7 @@ class CarbonSettings:
     ) -> tuple[CarbonSettings, dict[str, Any]]:
         """Take the carbon settings out of ``plugin_args``; return them and the rest."""
         plugin_args = dict(plugin_args or {})
-        ours = {k: plugin_args.pop(k) for k in cls.keys() if k in plugin_args}
+        ours = {k: plugin_args.pop(k) for k in cls.names() if k in plugin_args}
         return cls.from_mapping(ours, env), plugin_args
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,7 +123,9 @@ class CarbonSettings:
             if value is not None and value < 0:
                 raise SettingsError(f"{key} must be >= 0, got {value}")
         if not 0 <= self.cpu_idle_fraction <= 1:
-            raise SettingsError(f"cpu_idle_fraction must be in [0, 1], got {self.cpu_idle_fraction}")
+            raise SettingsError(
+                f"cpu_idle_fraction must be in [0, 1], got {self.cpu_idle_fraction}"
+            )
 
 
 _FLOATS = (

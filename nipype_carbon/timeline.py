@@ -76,7 +76,9 @@ def power_energy(t: np.ndarray, power_w: np.ndarray) -> np.ndarray:
     return (power_w[1:] + power_w[:-1]) / 2.0 * np.diff(t)
 
 
-def build_timeline(host: str, measurements: list[dict[str, Any]], domains: list[Domain]) -> HostTimeline:
+def build_timeline(
+    host: str, measurements: list[dict[str, Any]], domains: list[Domain]
+) -> HostTimeline:
     """Merge the samples of every measurement of one host and difference them once."""
     by_name = {d.name: d for d in domains}
     t_parts, busy_parts = [], []

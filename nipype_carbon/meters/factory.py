@@ -125,7 +125,8 @@ def select_meters(
         model_args["memory_w_per_gb"] = memory_w_per_gb
     if cpu_idle_fraction is not None:
         model_args["cpu_idle_fraction"] = cpu_idle_fraction
-    missing = tuple(c for c in ("cpu", "dram", "gpu") if c not in measured)
+    wanted = ("cpu", "dram", "gpu") if declared_gpus else ("cpu", "dram")
+    missing = tuple(c for c in wanted if c not in measured)
     if missing:
         meters.append(ModelMeter(components=missing, **model_args))
     return MeterSelection(meters, skipped)

@@ -1,0 +1,1 @@
+"""The ``nipype-carbon`` command: one small module per subcommand, each with ``main(argv)``."""

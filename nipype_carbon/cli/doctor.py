@@ -1,0 +1,125 @@
+"""``nipype-carbon doctor``: what this machine can measure, and what the model assumes.
+
+Looks for every meter in the order a run would (RAPL through sysfs, pyRAPL,
+NVML), says why each one that is unusable is unusable and how to fix it, and
+prints the rated power and constants the model meter will use for the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from nipype_carbon.carbon import resolve_intensity
+from nipype_carbon.hostinfo import HostInfo
+from nipype_carbon.meters.factory import MeterSelection, select_meters
+from nipype_carbon.settings import CarbonSettings, SettingsError
+
+LOOKED_FOR = {
+    "rapl": "RAPL energy counters (powercap sysfs)",
+    "pyrapl": "RAPL through pyRAPL",
+    "nvml": "NVIDIA GPUs through NVML (pynvml)",
+}
+
+
+def diagnose(settings: CarbonSettings) -> dict[str, Any]:
+    """Everything doctor reports, as data."""
+    selection = select_meters(
+        powercap_root=settings.powercap_root,
+        cpu_tdp_w=settings.cpu_tdp_w,
+        memory_w_per_gb=settings.memory_w_per_gb,
+        cpu_idle_fraction=settings.cpu_idle_fraction,
+        declared_gpus=list(settings.gpus),
+    )
+    grid = resolve_intensity(settings.region, settings.intensity_g_per_kwh)
+    return {
+        "host": HostInfo.collect().to_dict(),
+        "methods": selection.methods(),
+        "meters": _meter_lines(selection),
+        "selection": selection.to_dict(),
+        "grid": grid.to_dict(),
+        "pue": settings.pue,
+    }
+
+
+def _meter_lines(selection: MeterSelection) -> dict[str, str]:
+    used = {m.kind: m for m in selection.meters}
+    lines = {}
+    for kind in LOOKED_FOR:
+        if kind in used:
+            names = ", ".join(d.name for d in used[kind].domains())
+            lines[kind] = f"available: {names}"
+        else:
+            lines[kind] = selection.skipped.get(kind, "not tried")
+    return lines
+
+
+def render(report: dict[str, Any]) -> str:
+    host = report["host"]
+    out = [
+        f"nipype-carbon doctor on {host['name']}: {host['cpu_model']}, "
+        f"{host['logical_cpus']} logical CPUs, {host['memory_total_b'] / 1024**3:.1f} GB",
+        "",
+        "Meters looked for:",
+    ]
+    for kind, text in report["meters"].items():
+        out.append(f"  {LOOKED_FOR[kind]:<40} {text}")
+    methods = report["methods"]
+    out += ["", "Each component will be obtained by:"]
+    out += [f"  {component:<5} {method}" for component, method in sorted(methods.items())]
+    model = [m for m in report["selection"]["meters"] if m["kind"] == "model"]
+    if model:
+        out += ["", "The model meter (estimates, labelled 'model' in every report) will use:"]
+        out += _model_lines(model[0]["details"])
+    grid = report["grid"]
+    where = "no region set: world average" if grid["is_default"] else grid["region"]
+    out += [
+        "",
+        f"Grid: {where}, {grid['intensity_g_per_kwh']:g} gCO2e/kWh ({grid['source']}); "
+        f"PUE {report['pue']:g}.",
+    ]
+    return "\n".join(out)
+
+
+def _model_lines(d: dict[str, Any]) -> list[str]:
+    lines = []
+    if "cpu" in d["components"]:
+        lines += [
+            f"  CPU rated power   {d['cpu_tdp_w']:g} W ({d['cpu_tdp_source']})",
+            f"  CPU idle power    {d['cpu_idle_power_w']:g} W "
+            f"(idle fraction {d['cpu_idle_fraction']:g}: a project assumption, "
+            "setting cpu_idle_fraction)",
+            f"  CPU dynamic       {d['joules_per_busy_cpu_s']:.3g} J per busy CPU-second "
+            "(linear utilisation model, Fan et al. 2007)",
+        ]
+    if "dram" in d["components"]:
+        lines.append(
+            f"  Memory            {d['memory_w_per_gb']:g} W/GB x {d['memory_total_gb']:.1f} GB = "
+            f"{d['dram_power_w']:.2f} W (Green Algorithms, Lannelongue et al. 2021)"
+        )
+    for gpu in d.get("declared_gpus", []):
+        lines.append(f"  GPU (declared)    {gpu['name']}: {gpu['power_w']:g} W rated board power")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nipype-carbon doctor", description=__doc__)
+    parser.add_argument("--powercap-root", help="powercap sysfs root (default /sys/class/powercap)")
+    parser.add_argument("--cpu-tdp-w", type=float, help="rated CPU power, overriding the table")
+    parser.add_argument("--region", help="grid region to show (ISO code)")
+    parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    args = parser.parse_args(argv)
+    given = {
+        "powercap_root": args.powercap_root,
+        "cpu_tdp_w": args.cpu_tdp_w,
+        "region": args.region,
+    }
+    try:
+        settings = CarbonSettings.from_mapping({k: v for k, v in given.items() if v is not None})
+    except SettingsError as err:
+        parser.exit(2, f"nipype-carbon doctor: {err}\n")
+    report = diagnose(settings)
+    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    return 0

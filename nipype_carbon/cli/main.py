@@ -1,0 +1,44 @@
+"""Dispatch ``nipype-carbon <command>`` to the module of that command.
+
+Errors a user can fix (a missing run, a corrupt session, an unknown region)
+are printed as one line on stderr with a non-zero exit, not a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from nipype_carbon._version import __version__
+
+#: command name -> (module, one-line help)
+COMMANDS = {
+    "doctor": (
+        "nipype_carbon.cli.doctor",
+        "what this machine can measure, and the model's constants",
+    ),
+    "regions": ("nipype_carbon.cli.regions", "grid regions shipped, with intensity and source"),
+}
+
+USAGE = "usage: nipype-carbon [--version] <command> [options]\n\ncommands:\n" + "".join(
+    f"  {name:<10} {help_}\n" for name, (_, help_) in COMMANDS.items()
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"nipype-carbon {__version__}")
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"nipype-carbon: unknown command {name!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    status: int = module.main(rest)
+    return status

@@ -1,0 +1,44 @@
+"""Fixtures shared by every test: no network, no sampler thread left behind."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from nipype_carbon.nodemeter import SAMPLER_THREAD_NAME
+
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+    return True  # AF_UNIX paths and the like stay on this machine
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        raise RuntimeError(f"tests may not open network connections (tried {address!r})")
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _no_sampler_thread_left() -> Iterator[None]:
+    yield
+    left = [t for t in threading.enumerate() if t.name == SAMPLER_THREAD_NAME and t.is_alive()]
+    assert not left, f"a NodeMeter sampler thread outlived the test: {left}"

@@ -1,0 +1,125 @@
+"""Properties of attribution (Hypothesis) and a few exact cases."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nipype_carbon import attribute_energy
+from tests.synthetic import NodeSpec, build_session
+
+node_specs = st.lists(
+    st.builds(
+        NodeSpec,
+        name=st.just(""),
+        start=st.floats(0, 20),
+        duration=st.floats(0.2, 10),
+        cpu_rate=st.floats(0, 2),
+        samples=st.integers(2, 8),
+        rss_b=st.floats(0, 8e9),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _named(specs: list[NodeSpec]) -> list[NodeSpec]:
+    for i, spec in enumerate(specs):
+        spec.name = f"node{i}"
+    return specs
+
+
+@settings(max_examples=60, deadline=None)
+@given(node_specs, st.floats(0, 2), st.sampled_from(["separate", "shared"]))
+def test_attributed_plus_unattributed_is_measured(specs, other_rate, idle) -> None:
+    session = build_session(_named(specs), other_rate=other_rate)
+    result = attribute_energy(session, idle=idle)
+    assert result.attributed_energy_j + result.unattributed_energy_j == pytest.approx(
+        result.energy_j, rel=1e-9, abs=1e-6
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(node_specs, st.floats(0, 2), st.sampled_from(["separate", "shared"]))
+def test_no_negative_shares(specs, other_rate, idle) -> None:
+    result = attribute_energy(build_session(_named(specs), other_rate=other_rate), idle=idle)
+    for node in result.nodes.values():
+        for value in (node.energy_cpu_j, node.energy_dram_j, node.energy_gpu_j, node.energy_idle_j):
+            assert value >= -1e-9
+    for host in result.hosts.values():
+        assert all(v >= -1e-6 for v in host.unattributed_j.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(node_specs, st.randoms())
+def test_order_of_records_does_not_matter(specs, rnd: random.Random) -> None:
+    specs = _named(specs)
+    first = attribute_energy(build_session(specs))
+    shuffled = list(specs)
+    rnd.shuffle(shuffled)
+    second = attribute_energy(build_session(shuffled))
+    for name, node in first.nodes.items():
+        assert second.nodes[name].energy_j == pytest.approx(node.energy_j, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.1, 2), st.floats(0.5, 10), st.integers(2, 10))
+def test_a_lone_node_gets_all_dynamic_energy(rate, duration, samples) -> None:
+    spec = NodeSpec("alone", 1.0, duration, rate, samples)
+    result = attribute_energy(build_session([spec], idle_w=10.0, j_per_cpu_s=5.0))
+    host = result.hosts["h"]
+    assert result.nodes["alone"].energy_cpu_j == pytest.approx(5.0 * rate * duration, rel=1e-6)
+    assert host.unattributed_j["cpu"] == pytest.approx(0.0, abs=1e-6)
+    assert host.unattributed_j["idle"] == pytest.approx(10.0 * duration, rel=1e-6)
+
+
+def test_shared_idle_goes_to_running_nodes_equally() -> None:
+    specs = [NodeSpec("a", 0.0, 4.0, 1.0, 5), NodeSpec("b", 0.0, 4.0, 0.25, 5)]
+    result = attribute_energy(build_session(specs, idle_w=10.0), idle="shared")
+    assert result.nodes["a"].energy_idle_j == pytest.approx(20.0)
+    assert result.nodes["b"].energy_idle_j == pytest.approx(20.0)
+    assert result.nodes["a"].energy_cpu_j == pytest.approx(4 * result.nodes["b"].energy_cpu_j)
+
+
+def test_other_processes_keep_their_dynamic_energy_unattributed() -> None:
+    specs = [NodeSpec("a", 0.0, 4.0, 1.0, 9)]
+    result = attribute_energy(build_session(specs, other_rate=1.0, j_per_cpu_s=5.0))
+    assert result.nodes["a"].energy_cpu_j == pytest.approx(20.0, rel=1e-6)
+    assert result.hosts["h"].unattributed_j["cpu"] == pytest.approx(20.0, rel=1e-6)
+
+
+def test_dram_follows_resident_memory() -> None:
+    gib = 1024**3
+    specs = [
+        NodeSpec("a", 0.0, 2.0, 1.0, 3, rss_b=4 * gib),
+        NodeSpec("b", 0.0, 2.0, 1.0, 3, rss_b=gib),
+    ]
+    result = attribute_energy(build_session(specs))
+    # 6 W for 16 GiB installed: a node holding 4 GiB for 2 s gets 6 * 4/16 * 2 = 3 J
+    assert result.nodes["a"].energy_dram_j == pytest.approx(3.0)
+    assert result.nodes["b"].energy_dram_j == pytest.approx(0.75)
+
+
+def test_counter_wrap_is_undone_on_the_merged_timeline() -> None:
+    # 1e6 J range; idle 10 W over a long run wraps the synthetic counter
+    specs = [NodeSpec("a", 99_990.0, 20.0, 1.0, 41), NodeSpec("b", 99_995.0, 20.0, 1.0, 41)]
+    result = attribute_energy(build_session(specs, idle_w=10.0, j_per_cpu_s=5.0))
+    host = result.hosts["h"]
+    assert host.wraps == 1
+    assert host.measured_j["cpu"] == pytest.approx(25 * 10.0 + 5.0 * 40.0, rel=1e-6)
+
+
+def test_baseline_is_fitted_when_unknown_and_utilisation_varies() -> None:
+    specs = [NodeSpec("a", 0.0, 5.0, 4.0, 6), NodeSpec("b", 5.0, 5.0, 0.5, 6)]
+    result = attribute_energy(build_session(specs, idle_w=12.0, baseline_w=None))
+    host = result.hosts["h"]
+    assert host.baseline_power_w["synthetic:cpu"] == pytest.approx(12.0, rel=1e-3)
+    assert host.baseline_method["synthetic:cpu"].startswith("fitted")
+
+
+def test_unknown_idle_mode_is_an_error() -> None:
+    with pytest.raises(ValueError, match="separate"):
+        attribute_energy(build_session([NodeSpec("a", 0, 1, 1, 2)]), idle="everything")

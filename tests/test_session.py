@@ -1,0 +1,93 @@
+"""Session files: round trip, crash tolerance, clear errors for foreign or damaged files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nipype_carbon import NodeRecord, Session, SessionError, attribute_energy, load_session
+from nipype_carbon.session import SCHEMA_VERSION, SESSION_FILE
+from tests.synthetic import NodeSpec, build_session
+
+
+def _written(tmp_path: Path) -> tuple[Session, Session]:
+    live = build_session([NodeSpec("a", 0, 2, 1, 3), NodeSpec("b", 1, 2, 0.5, 3)])
+    return Session.create(tmp_path, metadata={"workflow": "wf"}), live
+
+
+def test_round_trip_through_a_carbon_directory(tmp_path: Path) -> None:
+    session, live = _written(tmp_path)
+    for host in live.hosts.values():
+        session.add_host(host)
+    for record in live.nodes.values():
+        session.add_node(record)
+    session.add_edges([("a", "b")])
+    session.add_event("end", status="ok")
+    loaded = load_session(tmp_path)
+    assert (tmp_path / SESSION_FILE).exists()
+    assert loaded.metadata == {"workflow": "wf"}
+    assert list(loaded.nodes) == ["a", "b"] and loaded.edges == [("a", "b")]
+    assert loaded.events[0]["kind"] == "end"
+    before, after = attribute_energy(live), attribute_energy(loaded)
+    assert after.nodes["a"].energy_j == pytest.approx(before.nodes["a"].energy_j)
+
+
+def test_a_truncated_last_line_leaves_a_readable_partial_session(tmp_path: Path) -> None:
+    session, live = _written(tmp_path)
+    session.add_node(live.nodes["a"])
+    with open(session.path, "a") as handle:  # type: ignore[arg-type]
+        handle.write('{"type": "node", "name": "b", "sta')
+    loaded = load_session(tmp_path)
+    assert loaded.partial and list(loaded.nodes) == ["a"]
+
+
+def test_corruption_in_the_middle_is_an_error_with_the_line(tmp_path: Path) -> None:
+    session, live = _written(tmp_path)
+    with open(session.path, "a") as handle:  # type: ignore[arg-type]
+        handle.write("garbage\n")
+    session.add_node(live.nodes["a"])
+    with pytest.raises(SessionError, match="line 2: corrupt"):
+        load_session(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty"),
+        ("not json\n", "not a nipype-carbon session"),
+        ('{"some": "other tool"}\n', "not a nipype-carbon session"),
+        (
+            json.dumps({"format": "nipype-carbon-session", "schema_version": SCHEMA_VERSION + 1})
+            + "\n",
+            "upgrade",
+        ),
+    ],
+)
+def test_foreign_or_future_files_are_clear_errors(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text(content)
+    with pytest.raises(SessionError, match=message):
+        load_session(path)
+
+
+def test_missing_run_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(SessionError, match="no such session"):
+        load_session(tmp_path / "nope.jsonl")
+    with pytest.raises(SessionError, match="carbon directory"):
+        load_session(tmp_path)
+
+
+def test_save_is_atomic_and_loadable(tmp_path: Path) -> None:
+    live = build_session([NodeSpec("a", 0, 2, 1, 3)])
+    target = live.save(tmp_path / "copy.jsonl")
+    assert [p.name for p in tmp_path.iterdir()] == ["copy.jsonl"]  # no temporary left behind
+    assert list(load_session(target).nodes) == ["a"]
+
+
+def test_unknown_status_is_refused() -> None:
+    with pytest.raises(ValueError, match="status"):
+        Session().add_node(NodeRecord("x", "exploded", 0, 1, "h"))
