@@ -11,6 +11,11 @@ from nipype_carbon.nodemeter import Measurement, NodeMeter
 from nipype_carbon.session import NodeRecord, Session, SessionError, load_session
 from nipype_carbon.settings import CarbonSettings, SettingsError
 
+# ``Carbon<Name>`` plugins for nipype, registered when nipype loads (no nipype import here)
+from nipype_carbon.plugin_hook import install as _install_nipype_plugins
+
+_install_nipype_plugins()
+
 __all__ = [
     "AttributionResult",
     "CarbonSettings",

@@ -1,0 +1,276 @@
+"""CarbonPlugin: any nipype execution plugin, with an energy meter on every node.
+
+``wf.run(plugin="CarbonMultiProc", plugin_args={...})`` builds the base plugin
+(``MultiProc``) with the same ``plugin_args`` less the carbon settings, attaches
+a metered ``run`` to every node of the execution graph, and lets the base
+plugin do what it always does. Records come back through the run's spool and
+are written to the session as nodes finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from nipype.pipeline import plugins as nipype_plugins
+from nipype.pipeline.plugins.base import GraphPluginBase, PluginBase, SGELikeBatchManagerBase
+
+from nipype_carbon.carbon import resolve_intensity
+from nipype_carbon.nodemeter import NodeMeter
+from nipype_carbon.orchestration import scheduler_record
+from nipype_carbon.hostinfo import host_name
+from nipype_carbon.plugin.metered import attach, detach, interface_name, record_name
+from nipype_carbon.proctree import ProcessClock
+from nipype_carbon.runtime import RunContext, meters_for
+from nipype_carbon.session import (
+    NodeRecord,
+    Session,
+    load_session,
+    new_session_path,
+    session_files,
+)
+from nipype_carbon.settings import CarbonSettings
+from nipype_carbon.spool import drain
+from nipype_carbon.summary import summarize
+
+logger = logging.getLogger("nipype.workflow")  # where nipype users already look
+
+#: plugin_args keys of the Carbon plugin itself (besides the carbon settings)
+WAIT_KEYS = ("graph_wait", "graph_wait_timeout_s")
+
+
+def base_plugin_class(base: str | type | PluginBase) -> type:
+    """The nipype plugin class for a name (``MultiProc``), a class, or an instance."""
+    if isinstance(base, str):
+        name = base[: -len("Plugin")] if base.endswith("Plugin") else base
+        found = getattr(nipype_plugins, f"{name}Plugin", None)
+        if found is None or name.startswith("Carbon"):
+            known = sorted(n[:-6] for n in dir(nipype_plugins) if n.endswith("Plugin"))
+            raise ValueError(f"unknown nipype plugin {base!r}; known: {', '.join(known)}")
+        return found
+    return base if isinstance(base, type) else type(base)
+
+
+class CarbonPlugin:
+    """Wrap a nipype plugin so every node is metered.
+
+    Parameters
+    ----------
+    base : str, plugin class or plugin instance
+        The plugin that runs the nodes (``"MultiProc"``, ``"SLURM"``, your own class).
+    plugin_args : dict
+        The base plugin's arguments, plus carbon settings (``region``, ``pue``,
+        ``intensity_g_per_kwh``, ``carbon_dir``, ``sample_interval_s``, ...;
+        see :class:`~nipype_carbon.settings.CarbonSettings`), plus for graph
+        plugins ``graph_wait`` (default True: wait for the jobs' records) and
+        ``graph_wait_timeout_s``.
+
+    Raises
+    ------
+    SettingsError
+        At construction, before any node runs, for a setting that cannot be used.
+    """
+
+    def __init__(self, base: str | type | PluginBase = "MultiProc", plugin_args: dict | None = None):
+        self.plugin_args = dict(plugin_args or {})
+        self.settings, rest = CarbonSettings.split(self.plugin_args)
+        self.wait = {k: rest.pop(k) for k in WAIT_KEYS if k in rest}
+        self._user_callback = rest.get("status_callback")
+        base_cls = base_plugin_class(base)
+        self.batch = issubclass(base_cls, (SGELikeBatchManagerBase, GraphPluginBase))
+        self.graph = issubclass(base_cls, GraphPluginBase)
+        if not self.graph:
+            rest["status_callback"] = self._on_status
+        self.base = base if isinstance(base, PluginBase) else base_cls(plugin_args=rest)
+        if isinstance(base, PluginBase) and not self.graph:
+            base._status_callback = self._on_status
+        self.session: Session | None = None
+        self.carbon_dir: Path | None = None
+
+    # -- the run ------------------------------------------------------------
+    def run(self, graph: nx.DiGraph, config: dict, updatehash: bool = False) -> Any:
+        """Run ``graph`` with the base plugin, metering every node."""
+        self._prepare(graph)
+        scheduler = self._start_scheduler_meter()
+        failed: BaseException | None = None
+        try:
+            return self.base.run(graph, config, updatehash=updatehash)
+        except BaseException as err:
+            failed = err
+            raise
+        finally:
+            self._finish(graph, scheduler, failed)
+
+    def _prepare(self, graph: nx.DiGraph) -> None:
+        nodes = list(graph.nodes())
+        workflow = _workflow_name(nodes)
+        self.carbon_dir = Path(self.settings.carbon_dir or _default_carbon_dir(nodes, workflow))
+        self.carbon_dir.mkdir(parents=True, exist_ok=True)
+        self._previous = session_files(self.carbon_dir)
+        path = new_session_path(self.carbon_dir)
+        self.spool_dir = path.with_suffix(".spool")
+        metadata = {
+            "engine": "nipype",
+            "workflow": workflow,
+            "plugin": type(self.base).__name__,
+            "carbon_dir": str(self.carbon_dir),
+            "start": time.time(),
+        }
+        self.session = Session.create(path, metadata=metadata, settings=self.settings.to_dict())
+        self.session.add_edges((record_name(u), record_name(v)) for u, v in graph.edges())
+        context = RunContext(str(self.spool_dir), self.settings.to_dict())
+        for node in nodes:
+            attach(node, context)
+        logger.info("nipype-carbon: session %s", path)
+
+    def _start_scheduler_meter(self) -> NodeMeter | None:
+        try:
+            meter = NodeMeter(
+                meters_for(self.settings),
+                self.settings.sample_interval_s,
+                process_clock=ProcessClock,
+            )
+        except Exception as err:
+            logger.warning("nipype-carbon: scheduler not metered: %s", err)
+            return None
+        meter.start()
+        return meter
+
+    def _on_status(self, node: Any, status: str) -> None:
+        try:
+            if status in ("end", "exception") and self.session is not None:
+                drain(self.spool_dir, self.session)
+                name = record_name(node)
+                if status == "end" and name not in self.session.nodes:
+                    self._record_cached(name, node)
+        except Exception as err:  # metering never fails the workflow
+            logger.warning("nipype-carbon: status of %s not recorded: %s", node, err)
+        if self._user_callback is not None:
+            self._user_callback(node, status)
+
+    def _record_cached(self, name: str, node: Any) -> None:
+        """A node the scheduler found cached without running it (local hash check)."""
+        now = time.time()
+        assert self.session is not None
+        self.session.add_node(
+            NodeRecord(
+                name,
+                "cached",
+                now,
+                now,
+                host_name(),
+                interface_name(node),
+                node._hierarchy or "",
+                extra={"found_by": "scheduler"},
+            )
+        )
+
+    # -- the end ------------------------------------------------------------
+    def _finish(self, graph: nx.DiGraph, scheduler: NodeMeter | None, failed: BaseException | None) -> None:
+        try:
+            if self.graph and self.wait.get("graph_wait", True):
+                self._wait_for_graph(graph)
+            assert self.session is not None
+            drain(self.spool_dir, self.session)
+            self._record_scheduler(scheduler)
+            self._link_previous_runs()
+            self.session.add_event(
+                "end", status="failed" if failed else "ok", error=repr(failed) if failed else None
+            )
+            _remove_empty(self.spool_dir)
+            grid = resolve_intensity(self.settings.region, self.settings.intensity_g_per_kwh)
+            logger.info(
+                "%s\n  session: %s",
+                summarize(self.session, grid, self.settings.pue, self.settings.idle),
+                self.session.path,
+            )
+        except Exception as err:
+            logger.warning("nipype-carbon: session not completed: %s", err, exc_info=True)
+        finally:
+            for node in graph.nodes():
+                detach(node)
+
+    def _record_scheduler(self, scheduler: NodeMeter | None) -> None:
+        if scheduler is None or self.session is None:
+            return
+        measurement = scheduler.stop()
+        if measurement is None:
+            return
+        record = scheduler_record(
+            f"{self.session.metadata['workflow']}.(scheduler)",
+            measurement,
+            self.session.nodes.values(),
+            interface=f"{type(self.base).__module__}.{type(self.base).__name__}",
+            extra={"batch": self.batch},
+        )
+        if self.batch:
+            # the submit host's power is not this run's: keep the CPU, not the meter series
+            record.measurement = None
+            record.extra["cpu_s"] = measurement.cpu_s
+        self.session.add_node(record)
+
+    def _wait_for_graph(self, graph: nx.DiGraph) -> None:
+        """Graph plugins return at submission: wait for every job's record (or a timeout)."""
+        assert self.session is not None
+        timeout = float(self.wait.get("graph_wait_timeout_s", 24 * 3600))
+        expected = {record_name(n): n for n in graph.nodes()}
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            drain(self.spool_dir, self.session)
+            failed = [expected[n] for n, r in self.session.nodes.items() if r.status == "failed" and n in expected]
+            blocked = {record_name(d) for f in failed for d in nx.descendants(graph, f)}
+            missing = set(expected) - set(self.session.nodes) - blocked
+            if not missing:
+                return
+            time.sleep(1.0)
+        logger.warning(
+            "nipype-carbon: gave up waiting for %d job(s); run `nipype-carbon collect %s` later",
+            len(missing),
+            self.carbon_dir,
+        )
+
+    def _link_previous_runs(self) -> None:
+        """Point cached nodes at the earlier session that holds their energy."""
+        assert self.session is not None
+        cached = [r for r in self.session.nodes.values() if r.status == "cached"]
+        if not cached or not self._previous:
+            return
+        wanted = {r.name for r in cached}
+        found: dict[str, str] = {}
+        for path in reversed(self._previous):
+            try:
+                earlier = load_session(path)
+            except Exception:
+                continue
+            for name in list(wanted):
+                record = earlier.nodes.get(name)
+                if record is not None and record.status == "ran":
+                    found[name] = path.name
+                    wanted.discard(name)
+            if not wanted:
+                break
+        if found:
+            self.session.add_event("cached_energy_sources", sessions=found)
+
+
+def _workflow_name(nodes: list[Any]) -> str:
+    for node in nodes:
+        if node._hierarchy:
+            return str(node._hierarchy.split(".")[0])
+    return "workflow"
+
+
+def _default_carbon_dir(nodes: list[Any], workflow: str) -> Path:
+    base = next((n.base_dir for n in nodes if getattr(n, "base_dir", None)), None)
+    return Path(base or os.getcwd()) / workflow / "carbon"
+
+
+def _remove_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass

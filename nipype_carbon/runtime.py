@@ -1,0 +1,160 @@
+"""Metering one node where it runs, for any engine adapter.
+
+:class:`NodeRun` wraps a node's execution in a :class:`NodeMeter` and writes
+its record to the run's spool. It never raises into the node: a metering
+failure is logged and marked in the record. Meters are opened once per
+process (a worker runs many nodes) and re-opened after a fork.
+
+Engine-agnostic: no nipype, no pydra.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from nipype_carbon.hostinfo import host_name
+from nipype_carbon.meters.factory import MeterSelection, select_meters
+from nipype_carbon.nodemeter import NodeMeter
+from nipype_carbon.session import NodeRecord
+from nipype_carbon.settings import CarbonSettings
+from nipype_carbon.spool import write_record
+
+logger = logging.getLogger("nipype_carbon.runtime")
+
+_selections: dict[tuple[int, str], MeterSelection] = {}
+_lock = threading.Lock()
+
+
+def meters_for(settings: CarbonSettings) -> MeterSelection:
+    """The meters this process uses for ``settings``, opened once per process."""
+    key = (os.getpid(), repr(sorted(settings.to_dict().items())))
+    with _lock:
+        if key not in _selections:
+            _selections[key] = select_meters(
+                powercap_root=settings.powercap_root,
+                cpu_tdp_w=settings.cpu_tdp_w,
+                memory_w_per_gb=settings.memory_w_per_gb,
+                cpu_idle_fraction=settings.cpu_idle_fraction,
+                declared_gpus=list(settings.gpus),
+            )
+        return _selections[key]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a metered node needs to know about its run; small and picklable."""
+
+    spool_dir: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def carbon_settings(self) -> CarbonSettings:
+        return CarbonSettings.from_mapping(self.settings, env={})
+
+
+class NodeRun:
+    """Measure one node and spool its record.
+
+    Parameters
+    ----------
+    context : RunContext
+    name : str
+        The node's unique name in the run.
+    interface, workflow : str
+        What ran, and where in the workflow it sits.
+    extra : dict
+        Engine-specific facts kept with the record.
+
+    Set :attr:`status` to ``"cached"`` when the engine found the result
+    cached; an exception leaving the block marks the node ``failed``.
+    """
+
+    def __init__(
+        self,
+        context: RunContext,
+        name: str,
+        interface: str = "",
+        workflow: str = "",
+        extra: dict[str, Any] | None = None,
+        metered: bool = True,
+    ) -> None:
+        self.context = context
+        self.name = name
+        self.interface = interface
+        self.workflow = workflow
+        self.extra = dict(extra or {})
+        self.status = "ran"
+        self.metered = metered
+        self._meter: NodeMeter | None = None
+        self._notes: list[str] = []
+
+    def __enter__(self) -> NodeRun:
+        if self.metered:
+            try:
+                settings = self.context.carbon_settings()
+                self._meter = NodeMeter(meters_for(settings), settings.sample_interval_s)
+            except Exception as err:  # never fail the node
+                self._note(f"meter not started: {type(err).__name__}: {err}")
+            else:
+                self._meter.start()
+        self._start = time.time()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        error = None
+        if exc is not None:
+            self.status = "failed"
+            error = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+        try:
+            self._spool(error)
+        except Exception as err:
+            logger.warning("nipype-carbon: record of %s not written: %s", self.name, err)
+
+    def _spool(self, error: str | None) -> None:
+        measurement = self._meter.stop() if self._meter is not None else None
+        if measurement is not None:
+            self._notes += measurement.errors
+        if self.status == "cached":
+            measurement = None  # no new energy: the work was done by an earlier run
+        if self._notes:
+            self.extra["meter_errors"] = self._notes
+        if measurement is not None:
+            record = NodeRecord.from_measurement(
+                self.name,
+                measurement,
+                status=self.status,
+                interface=self.interface,
+                workflow=self.workflow,
+                extra=self.extra,
+                error=error,
+            )
+        else:
+            record = NodeRecord(
+                self.name,
+                self.status,
+                self._start,
+                time.time(),
+                host_name(),
+                self.interface,
+                self.workflow,
+                None,
+                self.extra,
+                error,
+            )
+        write_record(self.context.spool_dir, record)
+
+    def _note(self, message: str) -> None:
+        logger.warning("nipype-carbon: %s: %s", self.name, message)
+        self._notes.append(message)
+
