@@ -8,11 +8,11 @@ from nipype_carbon._version import __version__
 from nipype_carbon.attribution import AttributionResult, attribute_energy
 from nipype_carbon.carbon import GridIntensity, UnknownRegionError, resolve_intensity
 from nipype_carbon.nodemeter import Measurement, NodeMeter
-from nipype_carbon.session import NodeRecord, Session, SessionError, load_session
-from nipype_carbon.settings import CarbonSettings, SettingsError
 
 # ``Carbon<Name>`` plugins for nipype, registered when nipype loads (no nipype import here)
 from nipype_carbon.plugin_hook import install as _install_nipype_plugins
+from nipype_carbon.session import NodeRecord, Session, SessionError, load_session
+from nipype_carbon.settings import CarbonSettings, SettingsError
 
 _install_nipype_plugins()
 

@@ -18,38 +18,46 @@ from typing import Any
 PLUGINS_MODULE = "nipype.pipeline.plugins"
 
 
-def register(plugins: ModuleType | None = None) -> list[str]:
-    """Add ``Carbon<Name>Plugin`` for every ``<Name>Plugin`` of nipype; return the names."""
-    from nipype_carbon.plugin.runner import CarbonPlugin
+def register(plugins: ModuleType | None = None) -> None:
+    """Make ``Carbon<Name>Plugin`` resolvable on nipype's plugin module.
 
+    The classes are made on first access (a module ``__getattr__``), so
+    registering imports nothing, even while nipype_carbon's own plugin module
+    is being imported.
+    """
     plugins = plugins or sys.modules[PLUGINS_MODULE]
-    added = []
-    for attr in list(vars(plugins)):
-        if not attr.endswith("Plugin") or attr.startswith("Carbon"):
-            continue
-        base = attr[: -len("Plugin")]
-        cls = type(
-            f"Carbon{attr}",
-            (CarbonPlugin,),
-            {
-                "__init__": _init_for(base),
-                "__module__": PLUGINS_MODULE,
-                "__doc__": f"The {base} plugin with an energy meter on every node.",
-            },
-        )
-        setattr(plugins, f"Carbon{attr}", cls)
-        added.append(f"Carbon{base}")
-    plugins.CarbonPlugin = CarbonPlugin  # type: ignore[attr-defined]
-    return added
+    previous = getattr(plugins, "__getattr__", None)
+    if getattr(previous, "_nipype_carbon", False):
+        return
+
+    def __getattr__(name: str) -> Any:
+        if name == "CarbonPlugin" or (name.startswith("Carbon") and name.endswith("Plugin")):
+            cls = carbon_plugin_class(plugins, name)
+            setattr(plugins, name, cls)
+            return cls
+        if previous is not None:
+            return previous(name)
+        raise AttributeError(f"module {plugins.__name__!r} has no attribute {name!r}")
+
+    __getattr__._nipype_carbon = True  # type: ignore[attr-defined]
+    plugins.__getattr__ = __getattr__  # type: ignore[method-assign]
 
 
-def _init_for(base: str) -> Any:
+def carbon_plugin_class(plugins: ModuleType, name: str) -> type:
+    """``CarbonMultiProcPlugin``: a CarbonPlugin subclass whose base is ``MultiProcPlugin``."""
     from nipype_carbon.plugin.runner import CarbonPlugin
+
+    if name == "CarbonPlugin":
+        return CarbonPlugin
+    base = name[len("Carbon") : -len("Plugin")]
+    if not isinstance(getattr(plugins, f"{base}Plugin", None), type):
+        raise AttributeError(f"no nipype plugin {base!r} to wrap as {name}")
 
     def __init__(self: CarbonPlugin, plugin_args: dict | None = None) -> None:
         CarbonPlugin.__init__(self, base, plugin_args)
 
-    return __init__
+    doc = f"The {base} plugin with an energy meter on every node."
+    return type(name, (CarbonPlugin,), {"__init__": __init__, "__doc__": doc})
 
 
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
@@ -82,7 +90,9 @@ class _Loader(importlib.abc.Loader):
         except Exception:  # never break nipype's own import
             import logging
 
-            logging.getLogger("nipype_carbon").warning("Carbon plugins not registered", exc_info=True)
+            logging.getLogger("nipype_carbon").warning(
+                "Carbon plugins not registered", exc_info=True
+            )
 
 
 def install() -> None:

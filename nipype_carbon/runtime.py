@@ -157,4 +157,3 @@ class NodeRun:
     def _note(self, message: str) -> None:
         logger.warning("nipype-carbon: %s: %s", self.name, message)
         self._notes.append(message)
-

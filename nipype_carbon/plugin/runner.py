@@ -9,6 +9,7 @@ are written to the session as nodes finish.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -20,9 +21,9 @@ from nipype.pipeline import plugins as nipype_plugins
 from nipype.pipeline.plugins.base import GraphPluginBase, PluginBase, SGELikeBatchManagerBase
 
 from nipype_carbon.carbon import resolve_intensity
+from nipype_carbon.hostinfo import host_name
 from nipype_carbon.nodemeter import NodeMeter
 from nipype_carbon.orchestration import scheduler_record
-from nipype_carbon.hostinfo import host_name
 from nipype_carbon.plugin.metered import attach, detach, interface_name, record_name
 from nipype_carbon.proctree import ProcessClock
 from nipype_carbon.runtime import RunContext, meters_for
@@ -75,7 +76,9 @@ class CarbonPlugin:
         At construction, before any node runs, for a setting that cannot be used.
     """
 
-    def __init__(self, base: str | type | PluginBase = "MultiProc", plugin_args: dict | None = None):
+    def __init__(
+        self, base: str | type | PluginBase = "MultiProc", plugin_args: dict | None = None
+    ):
         self.plugin_args = dict(plugin_args or {})
         self.settings, rest = CarbonSettings.split(self.plugin_args)
         self.wait = {k: rest.pop(k) for k in WAIT_KEYS if k in rest}
@@ -170,7 +173,9 @@ class CarbonPlugin:
         )
 
     # -- the end ------------------------------------------------------------
-    def _finish(self, graph: nx.DiGraph, scheduler: NodeMeter | None, failed: BaseException | None) -> None:
+    def _finish(
+        self, graph: nx.DiGraph, scheduler: NodeMeter | None, failed: BaseException | None
+    ) -> None:
         try:
             if self.graph and self.wait.get("graph_wait", True):
                 self._wait_for_graph(graph)
@@ -221,7 +226,11 @@ class CarbonPlugin:
         deadline = time.time() + timeout
         while time.time() < deadline:
             drain(self.spool_dir, self.session)
-            failed = [expected[n] for n, r in self.session.nodes.items() if r.status == "failed" and n in expected]
+            failed = [
+                expected[n]
+                for n, r in self.session.nodes.items()
+                if r.status == "failed" and n in expected
+            ]
             blocked = {record_name(d) for f in failed for d in nx.descendants(graph, f)}
             missing = set(expected) - set(self.session.nodes) - blocked
             if not missing:
@@ -270,7 +279,5 @@ def _default_carbon_dir(nodes: list[Any], workflow: str) -> Path:
 
 
 def _remove_empty(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # left in place when records are still due
         path.rmdir()
-    except OSError:
-        pass

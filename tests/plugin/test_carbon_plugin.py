@@ -1,0 +1,185 @@
+"""The Carbon plugins on real nipype workflows: records, costs, failures, caching, settings."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import nipype_carbon  # noqa: F401 - registers the Carbon plugins
+from nipype_carbon import SettingsError, attribute_energy, load_session
+from nipype_carbon.plugin import CarbonPlugin
+from tests.fakes.powercap import FakePowercap
+from tests.plugin import workflows
+
+
+def _session(base: Path, workflow: str):  # type: ignore[no-untyped-def]
+    return load_session(base / workflow / "carbon")
+
+
+def test_known_cpu_costs_land_on_the_right_nodes_with_two_workers(tmp_path: Path) -> None:
+    wf = workflows.known_costs(tmp_path)
+    wf.run(plugin="CarbonMultiProc", plugin_args={"n_procs": 2, "sample_interval_s": 0.2})
+    session = _session(tmp_path, "known")
+    cpu = {n: r.measurement["cpu_s"] for n, r in session.nodes.items() if r.measurement}
+    assert cpu["known.burn_a"] == pytest.approx(1.0, abs=0.1)
+    assert cpu["known.burn_b"] == pytest.approx(0.5, abs=0.1)
+    assert cpu["known.after"] == pytest.approx(0.4, abs=0.1)
+    assert cpu["known.cli"] == pytest.approx(0.8, abs=0.15)  # the child process's CPU
+    assert session.nodes["known.cli"].interface == "nipype.interfaces.base.core.CommandLine"
+    assert session.nodes["known.burn_a"].extra["function"] == "burn"
+    assert ("known.burn_a", "known.after") in session.edges
+    result = attribute_energy(session)
+    energy = {n: e.energy_cpu_j for n, e in result.nodes.items()}
+    assert energy["known.burn_a"] == pytest.approx(2 * energy["known.burn_b"], rel=0.15)
+    assert energy["known.burn_a"] > energy["known.cli"] > energy["known.burn_b"]
+    assert {e.method for n, e in result.nodes.items() if n in cpu} == {"model"}
+    scheduler = session.nodes["known.(scheduler)"]
+    assert scheduler.extra["kind"] == "orchestration" and scheduler.measurement["cpu_s"] > 0
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_multiproc_under_every_start_method(tmp_path: Path, method: str) -> None:
+    wf = workflows.known_costs(tmp_path)
+    wf.run(plugin="CarbonMultiProc", plugin_args={"n_procs": 2, "mp_context": method})
+    session = _session(tmp_path, "known")
+    ran = {n for n, r in session.nodes.items() if r.status == "ran" and r.measurement}
+    assert {"known.burn_a", "known.burn_b", "known.cli", "known.after"} <= ran
+    assert session.nodes["known.cli"].measurement["cpu_s"] == pytest.approx(0.8, abs=0.15)
+
+
+def test_linear_records_every_node_and_outputs_match_the_base_plugin(tmp_path: Path) -> None:
+    plain = workflows.expansions(tmp_path / "plain").run(plugin="Linear")
+    metered = workflows.expansions(tmp_path / "carbon").run(plugin="CarbonLinear")
+    plain_nodes = {n.itername: _outputs(n) for n in plain.nodes()}
+    metered_nodes = {n.itername: _outputs(n) for n in metered.nodes()}
+    assert plain_nodes == metered_nodes
+    session = _session(tmp_path / "carbon", "expand")
+    names = set(session.nodes)
+    assert set(plain_nodes) <= names  # every execution-graph node
+    assert {f"expand.mapped._mapped{i}" for i in range(3)} <= names  # MapNode children
+    assert session.nodes["expand.mapped._mapped2"].extra["mapnode_parent"] == "expand.mapped"
+    assert any(n.startswith("expand.join") for n in names)  # the JoinNode
+    assert all(r.status == "ran" for n, r in session.nodes.items() if n in plain_nodes)
+
+
+def _outputs(node) -> dict:  # type: ignore[no-untyped-def]
+    outputs = node.result.outputs
+    values = outputs.trait_get() if hasattr(outputs, "trait_get") else outputs.dictcopy()
+    return {k: v for k, v in values.items() if not k.startswith("trait")}
+
+
+def test_expansions_under_multiproc(tmp_path: Path) -> None:
+    workflows.expansions(tmp_path).run(plugin="CarbonMultiProc", plugin_args={"n_procs": 2})
+    session = _session(tmp_path, "expand")
+    children = [r for n, r in session.nodes.items() if "._mapped" in n]
+    assert len(children) == 3 and all(r.status == "ran" and r.measurement for r in children)
+    plus = [n for n in session.nodes if n.startswith("expand.plus")]
+    assert len(plus) == 2  # one per iterable value
+
+
+def test_a_failed_node_keeps_its_energy_and_the_run_fails_as_before(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        workflows.failing(tmp_path).run(plugin="CarbonMultiProc", plugin_args={"n_procs": 2})
+    session = _session(tmp_path, "failing")
+    bad = session.nodes["failing.bad"]
+    assert bad.status == "failed" and "fails on purpose" in (bad.error or "")
+    assert bad.measurement["cpu_s"] >= 0.25
+    assert "failing.later" not in session.nodes  # never ran, as with MultiProc
+    assert attribute_energy(session).nodes["failing.bad"].energy_cpu_j > 0
+    assert session.events[-1]["kind"] == "end" and session.events[-1]["status"] == "failed"
+
+
+@pytest.mark.parametrize("plugin", ["CarbonLinear", "CarbonMultiProc"])
+def test_a_rerun_records_cached_nodes_and_where_their_energy_was_spent(
+    tmp_path: Path, plugin: str
+) -> None:
+    workflows.known_costs(tmp_path).run(plugin=plugin)
+    time.sleep(1.1)  # session files are named by the second
+    workflows.known_costs(tmp_path).run(plugin=plugin)
+    carbon = tmp_path / "known" / "carbon"
+    first, second = sorted(carbon.glob("session-*.jsonl"))
+    rerun = load_session(second)
+    for name in ("known.burn_a", "known.burn_b", "known.cli", "known.after"):
+        assert rerun.nodes[name].status == "cached"
+        assert rerun.nodes[name].measurement is None
+    sources = next(e for e in rerun.events if e["kind"] == "cached_energy_sources")
+    assert sources["sessions"]["known.burn_a"] == first.name
+
+
+def test_bad_settings_stop_the_run_before_any_node(tmp_path: Path) -> None:
+    wf = workflows.known_costs(tmp_path)
+    with pytest.raises(SettingsError, match="CA-QC"):
+        wf.run(plugin="CarbonMultiProc", plugin_args={"region": "CA-QB"})
+    with pytest.raises(SettingsError, match="pue"):
+        wf.run(plugin="CarbonLinear", plugin_args={"pue": -1})
+    assert not (tmp_path / "known").exists()
+
+
+def test_settings_from_the_environment_and_carbon_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NIPYPE_CARBON_REGION", "FR")
+    wf = workflows.known_costs(tmp_path)
+    wf.run(plugin="CarbonLinear", plugin_args={"carbon_dir": str(tmp_path / "elsewhere")})
+    session = load_session(tmp_path / "elsewhere")
+    assert session.settings["region"] == "FR"
+
+
+def test_instance_form_wraps_a_users_own_plugin(tmp_path: Path) -> None:
+    from nipype.pipeline.plugins import LinearPlugin
+
+    class MyPlugin(LinearPlugin):
+        pass
+
+    seen: list[tuple[str, str]] = []
+    runner = CarbonPlugin(
+        MyPlugin, plugin_args={"status_callback": lambda n, s: seen.append((n.name, s))}
+    )
+    workflows.known_costs(tmp_path).run(plugin=runner)
+    session = _session(tmp_path, "known")
+    assert session.metadata["plugin"] == "MyPlugin"
+    assert ("burn_a", "end") in seen and session.nodes["known.burn_a"].status == "ran"
+
+
+def test_fake_rapl_power_times_duration_labelled_rapl(tmp_path: Path) -> None:
+    tree = FakePowercap(tmp_path / "powercap")
+    tree.zone("intel-rapl:0", "package-0", power_w=40.0, range_uj=60_000_000)  # wraps each 1.5 s
+    tree.zone("intel-rapl:0/intel-rapl:0:0", "core", power_w=30.0)
+    with tree:
+        workflows.known_costs(tmp_path).run(
+            plugin="CarbonMultiProc",
+            plugin_args={"n_procs": 2, "powercap_root": str(tree.root), "sample_interval_s": 0.25},
+        )
+    session = _session(tmp_path, "known")
+    result = attribute_energy(session)
+    host = next(iter(result.hosts.values()))
+    assert host.measured_j["cpu"] / host.duration_s == pytest.approx(40.0, rel=0.03)
+    assert host.wraps >= 1
+    for name in ("known.burn_a", "known.cli"):
+        assert result.nodes[name].methods["cpu"] == "rapl"
+        assert result.nodes[name].methods["dram"] == "model"
+
+
+def test_a_meter_that_breaks_mid_run_does_not_fail_the_workflow(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tree = FakePowercap(tmp_path / "powercap")
+    tree.zone("intel-rapl:0", "package-0", power_w=20.0)
+    wf = workflows.known_costs(tmp_path)
+    killer = threading.Timer(0.4, shutil.rmtree, args=(tree.root,))
+    killer.start()
+    with caplog.at_level(logging.WARNING):
+        wf.run(
+            plugin="CarbonLinear",
+            plugin_args={"powercap_root": str(tree.root), "sample_interval_s": 0.1},
+        )
+    killer.join()
+    session = _session(tmp_path, "known")
+    assert all(r.status == "ran" for n, r in session.nodes.items())
+    broken = [r for r in session.nodes.values() if r.extra.get("meter_errors")]
+    assert broken and "meter rapl failed" in broken[0].extra["meter_errors"][0]
