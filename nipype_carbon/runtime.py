@@ -28,16 +28,22 @@ from nipype_carbon.spool import write_record
 
 logger = logging.getLogger("nipype_carbon.runtime")
 
-_selections: dict[tuple[int, str], MeterSelection] = {}
+_selections: dict[tuple[int, str, tuple[str, ...]], MeterSelection] = {}
 _lock = threading.Lock()
 
 
-def meters_for(settings: CarbonSettings) -> MeterSelection:
-    """The meters this process uses for ``settings``, opened once per process."""
-    key = (os.getpid(), repr(sorted(settings.to_dict().items())))
+def meters_for(settings: CarbonSettings, use: tuple[str, ...] | None = None) -> MeterSelection:
+    """The meters this process uses for ``settings``, opened once per process.
+
+    ``use`` limits the measuring meters tried (the model always fills the gaps):
+    a worker on the scheduler's host tries only what the scheduler found.
+    """
+    use = ("rapl", "pyrapl", "nvml") if use is None else tuple(use)
+    key = (os.getpid(), repr(sorted(settings.to_dict().items())), use)
     with _lock:
         if key not in _selections:
             _selections[key] = select_meters(
+                use=use,
                 powercap_root=settings.powercap_root,
                 cpu_tdp_w=settings.cpu_tdp_w,
                 memory_w_per_gb=settings.memory_w_per_gb,
@@ -49,13 +55,23 @@ def meters_for(settings: CarbonSettings) -> MeterSelection:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a metered node needs to know about its run; small and picklable."""
+    """What a metered node needs to know about its run; small and picklable.
+
+    ``host`` and ``meter_kinds`` say what the scheduler's host offered: a node
+    running on that host tries only those meters; elsewhere it probes its own.
+    """
 
     spool_dir: str
     settings: dict[str, Any] = field(default_factory=dict)
+    host: str = ""
+    meter_kinds: tuple[str, ...] | None = None
 
     def carbon_settings(self) -> CarbonSettings:
         return CarbonSettings.from_mapping(self.settings, env={})
+
+    def selection(self) -> MeterSelection:
+        use = self.meter_kinds if self.host and self.host == host_name() else None
+        return meters_for(self.carbon_settings(), use)
 
 
 class NodeRun:
@@ -95,15 +111,17 @@ class NodeRun:
         self._notes: list[str] = []
 
     def __enter__(self) -> NodeRun:
+        entered = time.perf_counter()
         if self.metered:
             try:
                 settings = self.context.carbon_settings()
-                self._meter = NodeMeter(meters_for(settings), settings.sample_interval_s)
+                self._meter = NodeMeter(self.context.selection(), settings.sample_interval_s)
             except Exception as err:  # never fail the node
                 self._note(f"meter not started: {type(err).__name__}: {err}")
             else:
                 self._meter.start()
         self._start = time.time()
+        self._enter_s = time.perf_counter() - entered
         return self
 
     def __exit__(
@@ -122,7 +140,11 @@ class NodeRun:
             logger.warning("nipype-carbon: record of %s not written: %s", self.name, err)
 
     def _spool(self, error: str | None) -> None:
+        stopping = time.perf_counter()
         measurement = self._meter.stop() if self._meter is not None else None
+        if self.metered:
+            # the meter's own latency around the work: start, stop (the spool write is not timed)
+            self.extra["meter_wall_s"] = self._enter_s + time.perf_counter() - stopping
         if measurement is not None:
             self._notes += measurement.errors
         if self.status == "cached":

@@ -19,6 +19,8 @@ COMMANDS = {
         "what this machine can measure, and the model's constants",
     ),
     "regions": ("nipype_carbon.cli.regions", "grid regions shipped, with intensity and source"),
+    "report": ("nipype_carbon.cli.report", "hottest nodes, totals and method of a saved run"),
+    "collect": ("nipype_carbon.cli.collect", "gather records that arrived after a run returned"),
 }
 
 USAGE = "usage: nipype-carbon [--version] <command> [options]\n\ncommands:\n" + "".join(

@@ -26,6 +26,7 @@ class MeterSelection:
 
     meters: list[EnergyMeter]
     skipped: dict[str, str] = field(default_factory=dict)
+    _as_dict: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def methods(self) -> dict[str, str]:
         """Method per component, e.g. ``{"cpu": "rapl", "dram": "model"}``."""
@@ -36,10 +37,17 @@ class MeterSelection:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "meters": [m.info().to_dict() for m in self.meters],
-            "skipped": dict(self.skipped),
-        }
+        """Provenance for the session (computed once: meters do not change)."""
+        if self._as_dict is None:
+            self._as_dict = {
+                "meters": [m.info().to_dict() for m in self.meters],
+                "skipped": dict(self.skipped),
+            }
+        return self._as_dict
+
+    def kinds(self) -> tuple[str, ...]:
+        """Kinds of the measuring meters chosen (the model is always added)."""
+        return tuple(m.kind for m in self.meters if m.kind != "model")
 
 
 def _try(

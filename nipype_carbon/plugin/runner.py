@@ -125,7 +125,10 @@ class CarbonPlugin:
         }
         self.session = Session.create(path, metadata=metadata, settings=self.settings.to_dict())
         self.session.add_edges((record_name(u), record_name(v)) for u, v in graph.edges())
-        context = RunContext(str(self.spool_dir), self.settings.to_dict())
+        here = meters_for(self.settings)
+        context = RunContext(
+            str(self.spool_dir), self.settings.to_dict(), host_name(), here.kinds()
+        )
         for node in nodes:
             attach(node, context)
         logger.info("nipype-carbon: session %s", path)

@@ -1,0 +1,115 @@
+"""Overhead of metering: the same workflow under a base plugin and its Carbon variant.
+
+Runs ``--pairs`` alternated pairs (base, carbon, base, carbon, ...) of a workflow
+of ``--nodes`` independent nodes, each spending ``--node-cpu-s`` of CPU, plus a
+command-line node; every run starts from an empty working directory so nothing
+is cached. Prints the median wall-time ratio and the metering cost per node:
+the meter's own latency around each node (start + stop, from the session) and
+its sampler thread's CPU.
+
+Usage: python benchmarks/overhead.py [--plugin MultiProc] [--pairs 5] [--nodes 24]
+
+Targets (issue 3): wall-time ratio at most 1.02, metering cost at most 5 ms per node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nipype.pipeline.engine as pe
+from nipype.interfaces.utility import Function
+
+import nipype_carbon  # noqa: F401 - registers the Carbon plugins
+from nipype_carbon import load_session
+
+
+def burn(seconds):  # type: ignore[no-untyped-def]
+    import time
+
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    return seconds
+
+
+def build(base_dir: Path, nodes: int, node_cpu_s: float) -> pe.Workflow:
+    wf = pe.Workflow("overhead", base_dir=str(base_dir))
+    wf.config["execution"]["poll_sleep_duration"] = 0.05
+    for i in range(nodes):
+        node = pe.Node(Function(["seconds"], ["out"], burn), name=f"n{i:03d}")
+        node.inputs.seconds = node_cpu_s
+        wf.add_nodes([node])
+    return wf
+
+
+def one_run(plugin: str, args: argparse.Namespace) -> tuple[float, Path]:
+    work = Path(tempfile.mkdtemp(prefix="overhead-"))
+    wf = build(work, args.nodes, args.node_cpu_s)
+    start = time.perf_counter()
+    wf.run(plugin=plugin, plugin_args={"n_procs": args.n_procs})
+    return time.perf_counter() - start, work
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plugin", default="MultiProc")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--nodes", type=int, default=24)
+    parser.add_argument("--node-cpu-s", type=float, default=0.5)
+    parser.add_argument("--n-procs", type=int, default=2)
+    args = parser.parse_args(argv)
+    import logging
+
+    logging.getLogger("nipype.workflow").setLevel(logging.WARNING)
+    base_walls, carbon_walls, meter_wall, meter_cpu = [], [], [], []
+    for pair in range(args.pairs):
+        order = [args.plugin, f"Carbon{args.plugin}"]
+        if pair % 2:
+            order.reverse()  # alternate who goes first
+        for plugin in order:
+            wall, work = one_run(plugin, args)
+            if plugin.startswith("Carbon"):
+                carbon_walls.append(wall)
+                session = load_session(work / "overhead" / "carbon")
+                for record in session.nodes.values():
+                    if record.measurement and "meter_wall_s" in record.extra:
+                        meter_wall.append(record.extra["meter_wall_s"])
+                        meter_cpu.append(record.measurement["meter_cpu_s"])
+            else:
+                base_walls.append(wall)
+            shutil.rmtree(work, ignore_errors=True)
+        print(
+            f"pair {pair + 1}: {args.plugin} {base_walls[-1]:.3f} s, "
+            f"Carbon{args.plugin} {carbon_walls[-1]:.3f} s",
+            flush=True,
+        )
+    ratios = [c / b for b, c in zip(base_walls, carbon_walls, strict=True)]
+    print(
+        f"\nworkflow: {args.nodes} nodes x {args.node_cpu_s} CPU-s, n_procs={args.n_procs}, "
+        f"{args.pairs} alternated pairs"
+    )
+    print(
+        f"median wall time: {args.plugin} {statistics.median(base_walls):.3f} s, "
+        f"Carbon{args.plugin} {statistics.median(carbon_walls):.3f} s"
+    )
+    print(
+        f"median wall-time ratio Carbon/base: {statistics.median(ratios):.4f} "
+        f"(min {min(ratios):.4f}, max {max(ratios):.4f})"
+    )
+    p95 = sorted(meter_wall)[int(0.95 * (len(meter_wall) - 1))]
+    print(
+        f"metering latency per node (start + stop): median "
+        f"{1e3 * statistics.median(meter_wall):.2f} ms, p95 {1e3 * p95:.2f} ms"
+    )
+    print(f"sampler CPU per node: median {1e3 * statistics.median(meter_cpu):.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
