@@ -38,7 +38,9 @@ def total(values):  # type: ignore[no-untyped-def]
 
 
 def fast(wf: pe.Workflow) -> pe.Workflow:
+    """Poll often (nipype's 2 s default dominates small workflows); crash files in base_dir."""
     wf.config["execution"]["poll_sleep_duration"] = 0.05
+    wf.config["execution"]["crashdump_dir"] = wf.base_dir
     return wf
 
 
