@@ -74,6 +74,23 @@ class RunContext:
         return meters_for(self.carbon_settings(), use)
 
 
+#: environment variables that name the batch job a node runs in
+BATCH_JOB_VARIABLES = {
+    "SLURM_JOB_ID": "slurm",
+    "PBS_JOBID": "pbs",
+    "JOB_ID": "sge",
+    "LSB_JOBID": "lsf",
+}
+
+
+def batch_job() -> dict[str, str]:
+    """The batch system and job id this process runs in, if any."""
+    for variable, system in BATCH_JOB_VARIABLES.items():
+        if os.environ.get(variable):
+            return {"batch_system": system, "batch_job_id": os.environ[variable]}
+    return {}
+
+
 class NodeRun:
     """Measure one node and spool its record.
 
@@ -104,7 +121,7 @@ class NodeRun:
         self.name = name
         self.interface = interface
         self.workflow = workflow
-        self.extra = dict(extra or {})
+        self.extra = {**dict(extra or {}), **batch_job()}
         self.status = "ran"
         self.metered = metered
         self._meter: NodeMeter | None = None

@@ -1,0 +1,12 @@
+"""Reports of saved sessions: tables, hotspots, graph, timeline, HTML, comparisons.
+
+Everything here reads saved sessions only; nothing imports a meter or an engine.
+
+>>> from nipype_carbon.report import build_report  # doctest: +SKIP
+>>> report = build_report("work/wf/carbon", region="CA-QC")  # doctest: +SKIP
+>>> report.nodes.head()  # a pandas DataFrame, one row per node  # doctest: +SKIP
+"""
+
+from nipype_carbon.report.model import Report, build_report, interface_frame, node_frame
+
+__all__ = ["Report", "build_report", "interface_frame", "node_frame"]
