@@ -107,6 +107,7 @@ class Session:
         self.edges: list[tuple[str, str]] = []
         self.events: list[dict[str, Any]] = []
         self.partial = False
+        self.tool: dict[str, Any] = {"name": "nipype-carbon", "version": __version__}
 
     # -- writing --------------------------------------------------------
     @classmethod
@@ -129,7 +130,7 @@ class Session:
             "type": "header",
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "nipype-carbon", "version": __version__},
+            "tool": self.tool,
             "created": self.created,
             "metadata": self.metadata,
             "settings": self.settings,
@@ -290,6 +291,7 @@ def _parse_header(target: Path, text: str) -> dict[str, Any]:
 def _session_from_header(header: dict[str, Any], target: Path) -> Session:
     session = Session(header.get("metadata"), header.get("settings"), target)
     session.created = header.get("created", session.created)
+    session.tool = header.get("tool", session.tool)
     return session
 
 

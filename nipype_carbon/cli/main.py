@@ -21,7 +21,10 @@ COMMANDS = {
     "regions": ("nipype_carbon.cli.regions", "grid regions shipped, with intensity and source"),
     "report": ("nipype_carbon.cli.report", "hottest nodes, totals and method of a saved run"),
     "collect": ("nipype_carbon.cli.collect", "gather records that arrived after a run returned"),
-    "graph": ("nipype_carbon.cli.graph", "the workflow graph coloured by emissions (svg, png, dot)"),
+    "graph": (
+        "nipype_carbon.cli.graph",
+        "the workflow graph coloured by emissions (svg, png, dot)",
+    ),
     "compare": ("nipype_carbon.cli.compare", "compare runs of alternative pipelines"),
 }
 

@@ -1,8 +1,9 @@
-"""``nipype-carbon report RUN``: the hottest nodes, totals, method and region of a saved run.
+"""``nipype-carbon report RUN [-o FILE]``: a saved run, as a table, file or page.
 
-RUN is a carbon directory (its newest session) or a session file. Region,
-intensity and PUE given here override those recorded with the run: "what if
-this ran in Quebec?" needs no re-run.
+RUN is a carbon directory (its newest session) or a session file. The format
+follows FILE's extension: .csv, .json, .md, .html, .svg, .png (the graph), .txt;
+without -o, a console table. Region, intensity, PUE and idle mode given here
+override those recorded with the run: "what if this ran in Quebec?" needs no re-run.
 """
 
 from __future__ import annotations
@@ -10,43 +11,44 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from nipype_carbon.carbon import resolve_intensity
-from nipype_carbon.session import SessionError, load_session
-from nipype_carbon.settings import CarbonSettings, SettingsError
-from nipype_carbon.summary import summarize
+from nipype_carbon.report.formats import render_console, renderer_for
+from nipype_carbon.report.model import build_report
+from nipype_carbon.session import SessionError
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nipype-carbon report", description=__doc__)
     p.add_argument("run", help="carbon directory or session file")
+    p.add_argument("-o", "--output", help="write to FILE; the format follows its extension")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--region", help="grid region, ISO code (GB, CA-QC, US-CA, WORLD)")
     grid.add_argument("--intensity", type=float, help="grid intensity, gCO2e/kWh")
     p.add_argument("--pue", type=float, help="power usage effectiveness (>= 1.0)")
     p.add_argument("--top", type=int, default=10, help="hottest nodes to list (default 10)")
     p.add_argument("--idle", choices=("separate", "shared"), help="baseline power: apart or shared")
+    p.add_argument("--cohort", type=int, metavar="N", help="project this run over N subjects")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        session = load_session(args.run)
-        recorded = {k: v for k, v in session.settings.items() if k in CarbonSettings.names()}
-        given = {"region": args.region, "intensity_g_per_kwh": args.intensity, "pue": args.pue}
-        if args.region or args.intensity is not None:
-            recorded.pop("region", None)
-            recorded.pop("intensity_g_per_kwh", None)
-        if args.idle:
-            recorded["idle"] = args.idle
-        settings = CarbonSettings.from_mapping(
-            {**recorded, **{k: v for k, v in given.items() if v is not None}}, env={}
-        )
-        grid = resolve_intensity(settings.region, settings.intensity_g_per_kwh)
-    except (SessionError, SettingsError, ValueError) as err:
+        report = build_report(args.run, args.region, args.intensity, args.pue, args.idle)
+        options = {"top": args.top, "subjects": args.cohort}
+        if not args.output:
+            print(render_console(report, **options), end="")
+            print(f"session: {report.session.path}")
+            return 0
+        rendered = renderer_for(args.output)(report, **options)
+        target = Path(args.output)
+        if isinstance(rendered, bytes):
+            target.write_bytes(rendered)
+        else:
+            target.write_text(rendered, encoding="utf-8")
+    except (SessionError, ValueError, OSError, RuntimeError) as err:
         print(f"nipype-carbon report: {err}", file=sys.stderr)
         return 2
-    print(summarize(session, grid, settings.pue, settings.idle, top=args.top))
-    print(f"session: {session.path}")
+    print(f"wrote {target}")
     return 0

@@ -1,0 +1,80 @@
+"""``nipype-carbon compare RUN_A RUN_B [...]``: which alternative pipeline cost less.
+
+Compares the totals, the nodes (matched by name without the workflow's name)
+and the interfaces of two or more runs, and ends with a one-line verdict.
+With one run and ``--alternatives step=a,b``, compares branches within it:
+each alternative is the set of nodes whose name contains it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from nipype_carbon.report.compare import (
+    compare_branches,
+    interfaces_frame,
+    nodes_frame,
+    runs_frame,
+    verdict,
+)
+from nipype_carbon.report.model import Report, build_report
+from nipype_carbon.session import SessionError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nipype-carbon compare", description=__doc__)
+    p.add_argument("runs", nargs="+", help="carbon directories or session files")
+    p.add_argument(
+        "--alternatives",
+        nargs="+",
+        metavar="STEP=A,B",
+        default=[],
+        help="branches to weigh within the (first) run, e.g. denoise=mrtrix,dipy",
+    )
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--region", help="grid region for every run (ISO code)")
+    grid.add_argument("--intensity", type=float, help="grid intensity for every run, gCO2e/kWh")
+    p.add_argument("--pue", type=float, help="PUE for every run")
+    p.add_argument("--top", type=int, default=15, help="rows of the node and interface tables")
+    return p
+
+
+def _labels(runs: list[str]) -> list[str]:
+    """Short labels: the workflow's name for a carbon directory, else the file's stem."""
+    paths = [Path(r) for r in runs]
+    labels = [p.parent.name if p.name == "carbon" else p.stem for p in paths]
+    return labels if len(set(labels)) == len(labels) else [f"run{i + 1}" for i in range(len(runs))]
+
+
+def _show(title: str, frame: pd.DataFrame, top: int) -> None:
+    print(f"\n{title}")
+    print(frame.head(top).to_string(float_format=lambda v: f"{v:.4g}"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if len(args.runs) < 2 and not args.alternatives:
+        print("nipype-carbon compare: give two runs or more, or --alternatives", file=sys.stderr)
+        return 2
+    try:
+        reports: dict[str, Report] = {
+            label: build_report(run, args.region, args.intensity, args.pue)
+            for label, run in zip(_labels(args.runs), args.runs, strict=True)
+        }
+        steps = compare_branches(next(iter(reports.values())), args.alternatives)
+    except (SessionError, ValueError) as err:
+        print(f"nipype-carbon compare: {err}", file=sys.stderr)
+        return 2
+    if len(reports) > 1:
+        _show("Runs:", runs_frame(reports).set_index("run"), args.top)
+        _show("Nodes (energy, J):", nodes_frame(reports), args.top)
+        _show("Interfaces (energy, J):", interfaces_frame(reports), args.top)
+        print(f"\n{verdict(reports)}")
+    for step in steps:
+        print(step.verdict())
+    return 0

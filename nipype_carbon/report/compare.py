@@ -1,0 +1,125 @@
+"""Comparisons: runs of alternative pipelines, or alternative branches within one run.
+
+Runs are matched node by node by name without the top workflow's name (so
+``wf_mrtrix.denoise`` meets ``wf_dipy.denoise``), and interface by interface.
+Within one run, *alternatives* name the steps a user weighs, e.g.
+``denoise=denoise_mrtrix,denoise_dipy``: each alternative is the set of nodes
+whose name contains that token (MapNode children included), and the verdict
+names the cheaper one per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from nipype_carbon.report.model import Report
+from nipype_carbon.report.units import emissions, energy, percent
+
+
+def _local(name: str) -> str:
+    return name.split(".", 1)[1] if "." in name else name
+
+
+def runs_frame(reports: dict[str, Report]) -> pd.DataFrame:
+    """Totals per run: energy, emissions, CPU, wall time, nodes."""
+    rows = [
+        {
+            "run": label,
+            "energy_j": r.totals["energy_j"],
+            "emissions_g": r.totals["emissions_g"],
+            "attributed_energy_j": r.totals["attributed_energy_j"],
+            "cpu_s": r.totals["cpu_s"],
+            "wall_time_s": r.totals["wall_time_s"],
+            "nodes": r.totals["nodes"],
+        }
+        for label, r in reports.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def nodes_frame(reports: dict[str, Report]) -> pd.DataFrame:
+    """Energy per node (matched by name without the workflow) in each run."""
+    columns = {
+        label: r.nodes[r.nodes["kind"] != "mapnode"]
+        .assign(match=lambda f: f["node"].map(_local))
+        .groupby("match")["energy_j"]
+        .sum()
+        for label, r in reports.items()
+    }
+    frame = pd.DataFrame(columns)
+    frame.index.name = "node"
+    return frame.sort_values(next(iter(columns)), ascending=False, na_position="last")
+
+
+def interfaces_frame(reports: dict[str, Report]) -> pd.DataFrame:
+    """Energy per interface type in each run."""
+    frame = pd.DataFrame(
+        {label: r.interfaces().set_index("interface")["energy_j"] for label, r in reports.items()}
+    )
+    frame.index.name = "interface"
+    return frame.sort_values(next(iter(reports)), ascending=False, na_position="last")
+
+
+def verdict(reports: dict[str, Report]) -> str:
+    """One line: which run used the least energy, and by how much."""
+    totals = {label: r.totals["energy_j"] for label, r in reports.items()}
+    best = min(totals, key=lambda k: totals[k])
+    worst = max(totals, key=lambda k: totals[k])
+    if best == worst or totals[worst] <= 0:
+        return "The runs used the same energy."
+    saving = 1 - totals[best] / totals[worst]
+    r = reports[best]
+    return (
+        f"{best} used the least energy: {energy(totals[best])} against {energy(totals[worst])} "
+        f"for {worst} ({percent(saving)} less; {emissions(r.totals['emissions_g'])} on "
+        f"{r.grid.region})."
+    )
+
+
+@dataclass
+class Step:
+    """A step a user weighs, and its alternative branches' energies."""
+
+    step: str
+    energy_j: dict[str, float]
+
+    @property
+    def cheapest(self) -> str:
+        return min(self.energy_j, key=lambda k: self.energy_j[k])
+
+    def verdict(self) -> str:
+        ranked = sorted(self.energy_j.items(), key=lambda kv: kv[1])
+        (best, e_best), (worst, e_worst) = ranked[0], ranked[-1]
+        if e_worst <= 0:
+            return f"{self.step}: no energy recorded for {', '.join(self.energy_j)}"
+        return (
+            f"{self.step}: {best} is cheaper ({energy(e_best)} against {energy(e_worst)} for "
+            f"{worst}, {percent(1 - e_best / e_worst)} less)"
+        )
+
+
+def parse_alternatives(spec: str) -> tuple[str, list[str]]:
+    """``step=a,b`` (or ``a,b``) into the step's name and its alternatives."""
+    step, sep, rest = spec.partition("=")
+    names = [n.strip() for n in (rest if sep else step).split(",") if n.strip()]
+    if len(names) < 2:
+        raise ValueError(f"alternatives {spec!r}: give at least two, e.g. denoise=mrtrix,dipy")
+    return (step.strip() if sep else "/".join(names)), names
+
+
+def compare_branches(report: Report, specs: list[str]) -> list[Step]:
+    """Energy of each alternative branch within one run."""
+    nodes = report.nodes[report.nodes["kind"] == "node"]
+    steps = []
+    for spec in specs:
+        step, names = parse_alternatives(spec)
+        found = {}
+        for name in names:
+            mask = nodes["node"].str.contains(name, regex=False)
+            if not mask.any():
+                raise ValueError(f"no node matches {name!r} (step {step})")
+            found[name] = float(nodes.loc[mask, "energy_j"].sum())
+        steps.append(Step(step, found))
+    return steps

@@ -1,0 +1,165 @@
+"""Text renderers of a report, chosen by name or by the output file's extension.
+
+Every renderer has the same interface, ``render(report, **options) -> str | bytes``.
+CSV and JSON follow the contracts in the user guide (columns ``node, interface,
+status, start, end, duration_s, cpu_s, energy_j, energy_cpu_j, energy_dram_j,
+energy_gpu_j, energy_idle_j, emissions_g, method``; JSON ``{"totals", "nodes"}``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
+from nipype_carbon.report.methods import methods_paragraph
+from nipype_carbon.report.model import Report
+from nipype_carbon.report.units import emissions, energy, percent
+
+Renderer = Callable[..., "str | bytes"]
+
+
+def render_csv(report: Report, **_: Any) -> str:
+    return str(report.nodes.to_csv(index=False))
+
+
+def render_json(report: Report, **_: Any) -> str:
+    nodes = json.loads(report.nodes.to_json(orient="records", double_precision=15))
+    return json.dumps({"totals": report.totals, "nodes": nodes}, indent=1, default=str)
+
+
+def projection(report: Report, subjects: int) -> str:
+    """The run as one subject, times a cohort."""
+    e, g = report.totals["energy_j"] * subjects, report.totals["emissions_g"] * subjects
+    return (
+        f"Projection: {subjects:,} subjects x this run = {energy(e)}, {emissions(g)} "
+        f"(UK Biobank imaging: tens of thousands of subjects)"
+    )
+
+
+def _header_lines(report: Report) -> list[str]:
+    t, grid = report.totals, report.grid
+    where = "no region set: WORLD average" if t["region_is_default"] else grid.region
+    lines = [
+        f"Energy {energy(t['energy_j'])}, {emissions(t['emissions_g'])} "
+        f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]",
+        f"Attributed to nodes {energy(t['attributed_energy_j'])}, unattributed "
+        f"{energy(t['unattributed_energy_j'])} (idle {t['idle']}); methods: "
+        f"{', '.join(t['methods']) or 'none'}",
+    ]
+    if "model" in t["methods"]:
+        lines.append(
+            "Note: 'model' numbers are estimates from utilisation and rated power, "
+            "not measurements (nipype-carbon doctor says why)."
+        )
+    return lines
+
+
+def render_console(report: Report, top: int = 10, subjects: int | None = None, **_: Any) -> str:
+    lines = [*_header_lines(report), "", "Hottest nodes:"]
+    for row in top_nodes(report, top).to_dict("records"):
+        lines.append(
+            f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
+            f"{percent(row['share']):>6} (cum {percent(row['cumulative_share']):>6})  "
+            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {row['node']}"
+        )
+    lines += ["", "By interface:"]
+    for row in report.interfaces().head(top).to_dict("records"):
+        lines.append(
+            f"  {energy(row['energy_j']):>9}  {percent(row['share']):>6}  "
+            f"{row['nodes']:4d} node(s)  {row['interface']}"
+        )
+    advice = [f"  - {a.message}" for a in advise(report)]
+    lines += ["", "Advice:", *(advice or ["  (nothing the data points at)"])]
+    grids = other_grids(report)
+    lines += [
+        "",
+        "Same run elsewhere: "
+        + ", ".join(
+            f"{r['region']} {emissions(r['emissions_g'])}" for r in grids.to_dict("records")
+        ),
+    ]
+    if subjects:
+        lines += ["", projection(report, subjects)]
+    return "\n".join(lines) + "\n"
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    cells = frame.astype(str).map(lambda v: v.replace("|", "\\|"))
+    head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    return head + "".join("| " + " | ".join(row) + " |\n" for row in cells.itertuples(index=False))
+
+
+def render_markdown(report: Report, top: int = 10, subjects: int | None = None, **_: Any) -> str:
+    nodes = top_nodes(report, top)
+    table = pd.DataFrame(
+        {
+            "node": nodes["node"],
+            "energy": nodes["energy_j"].map(energy),
+            "CO2e": nodes["emissions_g"].map(emissions),
+            "share": nodes["share"].map(percent),
+            "cumulative": nodes["cumulative_share"].map(percent),
+            "method": nodes["method"],
+        }
+    )
+    ifaces = report.interfaces().head(top)
+    itable = pd.DataFrame(
+        {
+            "interface": ifaces["interface"],
+            "nodes": ifaces["nodes"],
+            "energy": ifaces["energy_j"].map(energy),
+            "share": ifaces["share"].map(percent),
+        }
+    )
+    parts = [
+        "# nipype-carbon report",
+        "",
+        *(f"- {line}" for line in _header_lines(report)),
+        "",
+        "## Hottest nodes",
+        "",
+        _md_table(table),
+        "## By interface",
+        "",
+        _md_table(itable),
+        "## Advice",
+        "",
+        *(f"- {a.message}" for a in advise(report)),
+        "",
+        "## Methods",
+        "",
+        methods_paragraph(report),
+        "",
+    ]
+    if subjects:
+        parts += ["## Projection", "", projection(report, subjects), ""]
+    return "\n".join(parts)
+
+
+RENDERERS: dict[str, Renderer] = {
+    ".csv": render_csv,
+    ".json": render_json,
+    ".md": render_markdown,
+    ".txt": render_console,
+}
+
+
+def renderer_for(path: str | Path) -> Renderer:
+    """The renderer for an output file, by its extension (html, svg and png included)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".html":
+        from nipype_carbon.report.html import render_html
+
+        return render_html
+    if suffix in (".svg", ".png", ".dot"):
+        from nipype_carbon.report.graph import render_graph
+
+        return lambda report, **kw: render_graph(report, fmt=suffix[1:])
+    if suffix not in RENDERERS:
+        known = ", ".join(sorted([*RENDERERS, ".html", ".svg", ".png", ".dot"]))
+        raise ValueError(f"no renderer for {suffix or 'a file without extension'}; use {known}")
+    return RENDERERS[suffix]

@@ -1,0 +1,147 @@
+"""Report contracts: CSV and JSON columns, conservation, re-rendering for another grid."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nipype_carbon.cli.main import main
+from nipype_carbon.report import build_report
+from nipype_carbon.report.compare import compare_branches, nodes_frame, verdict
+from nipype_carbon.report.formats import render_csv, render_json, render_markdown
+from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
+from nipype_carbon.report.methods import methods_paragraph
+from nipype_carbon.session import NodeRecord
+from tests.synthetic import NodeSpec, build_session
+
+CONTRACT = [
+    "node",
+    "interface",
+    "status",
+    "start",
+    "end",
+    "duration_s",
+    "cpu_s",
+    "energy_j",
+    "energy_cpu_j",
+    "energy_dram_j",
+    "energy_gpu_j",
+    "energy_idle_j",
+    "emissions_g",
+    "method",
+]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    specs = [
+        NodeSpec("wf.denoise_mrtrix", 0, 4, 1.0, 5, rss_b=0),
+        NodeSpec("wf.denoise_dipy", 0, 4, 2.0, 5, rss_b=0),
+        NodeSpec("wf.tensor", 4, 2, 1.0, 3),
+    ]
+    session = build_session(specs, other_rate=0.2)
+    session.settings = {"region": "GB", "pue": 1.2}
+    session.add_node(NodeRecord("wf.cached_step", "cached", 5, 5, "h", "x.Cached"))
+    for record in session.nodes.values():
+        record.interface = record.interface or "mod.Denoise"
+    path = tmp_path / "session-1.jsonl"
+    session.save(path)
+    return path
+
+
+def test_csv_has_the_contract_columns_and_sums(run: Path) -> None:
+    report = build_report(run)
+    frame = pd.read_csv(io.StringIO(render_csv(report)))
+    assert list(frame.columns[: len(CONTRACT)]) == CONTRACT
+    parts = frame[["energy_cpu_j", "energy_dram_j", "energy_gpu_j", "energy_idle_j"]].sum(axis=1)
+    assert (frame["energy_j"] - parts).abs().max() < 1e-9
+    assert frame.loc[frame["node"] == "wf.cached_step", "energy_j"].item() == 0
+
+
+def test_json_totals_conserve_energy_and_price_it(run: Path) -> None:
+    data = json.loads(render_json(build_report(run)))
+    totals, nodes = data["totals"], data["nodes"]
+    assert set(CONTRACT) <= set(nodes[0])
+    assert sum(n["energy_j"] for n in nodes) + totals["unattributed_energy_j"] == pytest.approx(
+        totals["energy_j"]
+    )
+    assert totals["emissions_g"] == pytest.approx(
+        totals["energy_j"] / 3.6e6 * totals["intensity_g_per_kwh"] * totals["pue"]
+    )
+    assert (totals["region"], totals["pue"]) == ("GB", 1.2)
+
+
+def test_another_region_scales_emissions_by_the_intensity_ratio(run: Path) -> None:
+    gb, qc = build_report(run), build_report(run, region="CA-QC")
+    assert qc.totals["energy_j"] == pytest.approx(gb.totals["energy_j"])
+    ratio = qc.grid.intensity_g_per_kwh / gb.grid.intensity_g_per_kwh
+    assert qc.totals["emissions_g"] == pytest.approx(gb.totals["emissions_g"] * ratio)
+    assert list(qc.nodes["emissions_g"]) == pytest.approx(list(gb.nodes["emissions_g"] * ratio))
+
+
+def test_no_region_says_world_average(run: Path, tmp_path: Path) -> None:
+    report = build_report(run, region="WORLD")
+    assert not report.totals["region_is_default"]
+    session = build_session([NodeSpec("a", 0, 1, 1, 2)])
+    path = session.save(tmp_path / "plain.jsonl")
+    assert "no region set" in render_markdown(build_report(path))
+
+
+def test_hotspots_shares_and_grids(run: Path) -> None:
+    report = build_report(run)
+    top = top_nodes(report, 2)
+    assert top["node"].iloc[0] == "wf.denoise_dipy"
+    assert top["cumulative_share"].iloc[-1] <= 1.0 + 1e-9
+    grids = other_grids(report)
+    assert grids["intensity_g_per_kwh"].is_monotonic_increasing and "CA-QC" in set(grids["region"])
+
+
+def test_idle_dominated_run_gets_advice(tmp_path: Path) -> None:
+    session = build_session([NodeSpec("wf.tiny", 0, 10, 0.01, 5)], idle_w=50.0, baseline_w=50.0)
+    report = build_report(session)
+    assert any(a.kind == "large idle share" for a in advise(report))
+
+
+def test_methods_paragraph_says_modelled_and_cites(run: Path) -> None:
+    text = methods_paragraph(build_report(run))
+    assert "nipype-carbon" in text and "United Kingdom (GB)" in text and "PUE of 1.2" in text
+    assert "tree-months" in text and "175 gCO2/km" in text
+
+
+def test_branches_name_the_cheaper_alternative(run: Path) -> None:
+    report = build_report(run)
+    (step,) = compare_branches(report, ["denoise=denoise_mrtrix,denoise_dipy"])
+    assert step.cheapest == "denoise_mrtrix"
+    assert step.energy_j["denoise_dipy"] == pytest.approx(2 * step.energy_j["denoise_mrtrix"])
+    assert "denoise_mrtrix is cheaper" in step.verdict()
+    with pytest.raises(ValueError, match="no node matches"):
+        compare_branches(report, ["x=nothing,none"])
+
+
+def test_runs_are_matched_without_the_workflow_name(run: Path, tmp_path: Path) -> None:
+    other = build_session([NodeSpec("wf2.denoise_mrtrix", 0, 4, 0.5, 5, rss_b=0)])
+    path = other.save(tmp_path / "session-2.jsonl")
+    reports = {"a": build_report(run), "b": build_report(path)}
+    frame = nodes_frame(reports)
+    assert frame.loc["denoise_mrtrix", "a"] == pytest.approx(2 * frame.loc["denoise_mrtrix", "b"])
+    assert verdict(reports).startswith("b used the least energy")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".md"])
+def test_cli_writes_each_format(run: Path, tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"report{suffix}"
+    assert main(["report", str(run), "-o", str(out), "--region", "FR"]) == 0
+    assert out.stat().st_size > 100
+
+
+def test_cli_errors_are_one_line(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(run), "--region", "Atlantis"]) == 2
+    assert main(["report", "/no/such/run"]) == 2
+    assert main(["report", str(run), "-o", "x.pdf"]) == 2
+    assert main(["compare", str(run)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4 and all(line.startswith("nipype-carbon") for line in lines)
