@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.meters.base import COMPONENTS, Domain
+from nipype_carbon.records import COMPONENTS, Domain
 from nipype_carbon.session import HostRecord, NodeRecord, Session
 from nipype_carbon.timeline import HostTimeline, NodeSeries, build_timeline, node_series
 

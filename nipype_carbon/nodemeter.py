@@ -21,7 +21,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import Any
 
@@ -29,42 +28,11 @@ from nipype_carbon.hostinfo import HostInfo, busy_cpu_s, memory_used_b
 from nipype_carbon.meters.base import EnergyMeter
 from nipype_carbon.meters.factory import MeterSelection, select_meters
 from nipype_carbon.proctree import ProcessClock, ProcessTreeClock
+from nipype_carbon.records import Measurement
 
 logger = logging.getLogger("nipype_carbon.nodemeter")
 
 SAMPLER_THREAD_NAME = "nipype-carbon-sampler"
-
-
-@dataclass
-class Measurement:
-    """What a NodeMeter saw: raw, nothing attributed yet.
-
-    ``samples`` is columnar: ``t`` (epoch seconds), ``cpu_s`` (tree CPU since
-    start), ``rss_b``, ``host_busy_cpu_s``, ``host_mem_b``, then one column per
-    meter domain under ``domains`` and the tree's GPU utilisation under ``gpu``.
-    """
-
-    host: dict[str, Any]
-    pid: int
-    start: float
-    end: float
-    cpu_s: float
-    meter_cpu_s: float
-    peak_rss_b: int
-    sample_interval_s: float
-    samples: dict[str, Any]
-    meters: dict[str, Any]
-    baseline_power_w: dict[str, float] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    own_cpu_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict (shallow: the sample columns are shared, not copied)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Measurement:
-        return cls(**data)
 
 
 def _empty_samples() -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.nodemeter import Measurement
+from nipype_carbon.records import Measurement
 from nipype_carbon.session import NodeRecord
 
 ORCHESTRATION = "orchestration"

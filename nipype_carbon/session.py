@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from nipype_carbon._version import __version__
-from nipype_carbon.nodemeter import Measurement
+from nipype_carbon.records import Measurement
 
 logger = logging.getLogger("nipype_carbon.session")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.meters.base import Domain
+from nipype_carbon.records import Domain
 
 
 @dataclass

@@ -16,17 +16,20 @@ from tests import workloads
 
 
 def test_short_lived_child_counts_for_its_parent() -> None:
-    m = workloads.measured("child", 1.0)
-    assert m["cpu_s"] == pytest.approx(1.0, abs=0.15)
-    assert m["peak_rss_b"] > 0
+    """Acceptance: a command-line child that burns 1 CPU-second counts for its parent unit."""
+    with NodeMeter(meters=[ModelMeter()], sample_interval_s=0.2) as meter:
+        child_s = workloads.burn_in_child(1.0)
+    m = meter.measurement
+    assert m is not None and child_s >= 1.0
+    assert child_s <= m.cpu_s <= child_s + 0.1  # the child's, plus this process's small share
+    assert m.peak_rss_b > 0
 
 
 def test_many_50ms_children_all_count() -> None:
     with NodeMeter(meters=[ModelMeter()], sample_interval_s=0.05) as meter:
-        for _ in range(6):
-            workloads.burn_in_child(0.05)
+        children_s = sum(workloads.burn_in_child(0.05) for _ in range(6))
     assert meter.measurement is not None
-    assert meter.measurement.cpu_s >= 0.3
+    assert children_s <= meter.measurement.cpu_s <= children_s + 0.1
 
 
 def test_samples_are_a_time_series_of_host_counters() -> None:
@@ -92,7 +95,7 @@ def test_works_under_every_start_method(method: str) -> None:
     ctx = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         m = pool.submit(workloads.measured, "child", 0.3, 0.1).result(timeout=120)
-    assert m["cpu_s"] == pytest.approx(0.3, abs=0.1)
+    assert 0.3 <= m["cpu_s"] <= 0.6  # the child's 0.3 s, its start-up and the worker's share
     assert Measurement.from_dict(m).samples["t"]
 
 
@@ -107,8 +110,8 @@ def test_two_concurrent_processes_2_to_1_get_dynamic_energy_2_to_1() -> None:
     """Acceptance: CPU times 2:1 in two concurrent processes give dynamic energy 2:1 (±10 %)."""
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        long = pool.submit(workloads.measured, "wall", 2.0)
-        short = pool.submit(workloads.measured, "wall", 1.0)
+        long = pool.submit(workloads.measured, "cpu", 1.6)
+        short = pool.submit(workloads.measured, "cpu", 0.8)
         ms = {"long": long.result(timeout=120), "short": short.result(timeout=120)}
     result = attribute_energy(_session_of(ms))
     cpu_ratio = ms["long"]["cpu_s"] / ms["short"]["cpu_s"]

@@ -10,7 +10,10 @@ from typing import Any
 from nipype_carbon.meters import ModelMeter
 from nipype_carbon.nodemeter import NodeMeter
 
-BURN_SNIPPET = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\n"
+BURN_SNIPPET = (
+    "import resource, time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\n"
+    "u = resource.getrusage(resource.RUSAGE_SELF)\nprint(u.ru_utime + u.ru_stime)\n"
+)
 
 
 def burn_cpu_s(seconds: float) -> None:
@@ -27,9 +30,16 @@ def burn_wall_s(seconds: float) -> None:
         pass
 
 
-def burn_in_child(seconds: float) -> None:
-    """Run a command-line child that burns ``seconds`` of CPU, then exits."""
-    subprocess.run([sys.executable, "-c", BURN_SNIPPET.format(s=seconds)], check=True)
+def burn_in_child(seconds: float) -> float:
+    """Run a command-line child that burns ``seconds`` of CPU and exits; return the CPU
+    time the child reported for itself (interpreter start-up included)."""
+    run = subprocess.run(
+        [sys.executable, "-c", BURN_SNIPPET.format(s=seconds)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(run.stdout)
 
 
 def measured(work: str, seconds: float, interval_s: float = 0.2) -> dict[str, Any]:

@@ -16,13 +16,12 @@ where wraparound is undone once for all of them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-Component = Literal["cpu", "dram", "gpu"]
-DomainKind = Literal["counter", "power"]
+from nipype_carbon.records import COMPONENTS, Component, Domain, DomainKind
 
-COMPONENTS: tuple[Component, ...] = ("cpu", "dram", "gpu")
+__all__ = ["COMPONENTS", "Component", "Domain", "DomainKind"]
 
 
 class MeterUnavailable(Exception):
@@ -57,41 +56,6 @@ class MeterBroken(MeterUnavailable):
     """The hardware is there but reading it fails or gives nonsense."""
 
     reason = "broken"
-
-
-@dataclass(frozen=True)
-class Domain:
-    """One thing a meter measures.
-
-    Parameters
-    ----------
-    name : str
-        Unique on the host, prefixed by the meter kind (``rapl:package-0``).
-    component : {"cpu", "dram", "gpu"}
-        Which energy component the domain belongs to.
-    kind : {"counter", "power"}
-        Cumulative energy in joules, or instantaneous power in watts.
-    method : str
-        How the value is obtained: ``rapl``, ``pyrapl``, ``nvml`` or ``model``.
-    wrap_j : float or None
-        Range of a counter in joules, after which it starts again at zero.
-    device : str or None
-        Identifier of the device (GPU UUID, RAPL zone path) where it helps.
-    """
-
-    name: str
-    component: Component
-    kind: DomainKind
-    method: str
-    wrap_j: float | None = None
-    device: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Domain:
-        return cls(**data)
 
 
 @dataclass

@@ -58,10 +58,18 @@ def cli_node(name: str, seconds: float) -> pe.Node:
 
 
 def _one_line(seconds: float) -> str:
+    """Burn ``seconds`` of CPU, then write this process's whole CPU time to child_cpu_s.txt."""
     return (
-        "import time; t = time.process_time(); "
-        f"exec('while time.process_time() - t < {seconds}: pass')"
+        "import resource, time; t = time.process_time(); "
+        f"exec('while time.process_time() - t < {seconds}: pass'); "
+        "u = resource.getrusage(resource.RUSAGE_SELF); "
+        "open('child_cpu_s.txt', 'w').write(str(u.ru_utime + u.ru_stime))"
     )
+
+
+def child_cpu_s(node_dir: Path) -> float:
+    """What the command-line child said its own CPU time was (start-up included)."""
+    return float((node_dir / "child_cpu_s.txt").read_text())
 
 
 def known_costs(base_dir: Path) -> pe.Workflow:

@@ -1,0 +1,82 @@
+"""Plain records shared by every layer: what a meter domain is, what a node meter saw.
+
+These are data types only, so the session, attribution and renderers can read
+them without importing a meter or the node meter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+Component = Literal["cpu", "dram", "gpu"]
+DomainKind = Literal["counter", "power"]
+
+COMPONENTS: tuple[Component, ...] = ("cpu", "dram", "gpu")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One thing a meter measures.
+
+    Parameters
+    ----------
+    name : str
+        Unique on the host, prefixed by the meter kind (``rapl:package-0``).
+    component : {"cpu", "dram", "gpu"}
+        Which energy component the domain belongs to.
+    kind : {"counter", "power"}
+        Cumulative energy in joules, or instantaneous power in watts.
+    method : str
+        How the value is obtained: ``rapl``, ``pyrapl``, ``nvml`` or ``model``.
+    wrap_j : float or None
+        Range of a counter in joules, after which it starts again at zero.
+    device : str or None
+        Identifier of the device (GPU UUID, RAPL zone path) where it helps.
+    """
+
+    name: str
+    component: Component
+    kind: DomainKind
+    method: str
+    wrap_j: float | None = None
+    device: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Domain:
+        return cls(**data)
+
+
+@dataclass
+class Measurement:
+    """What a NodeMeter saw: raw, nothing attributed yet.
+
+    ``samples`` is columnar: ``t`` (epoch seconds), ``cpu_s`` (tree CPU since
+    start), ``rss_b``, ``host_busy_cpu_s``, ``host_mem_b``, then one column per
+    meter domain under ``domains`` and the tree's GPU utilisation under ``gpu``.
+    """
+
+    host: dict[str, Any]
+    pid: int
+    start: float
+    end: float
+    cpu_s: float
+    meter_cpu_s: float
+    peak_rss_b: int
+    sample_interval_s: float
+    samples: dict[str, Any]
+    meters: dict[str, Any]
+    baseline_power_w: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    own_cpu_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a dict (shallow: the sample columns are shared, not copied)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        return cls(**data)
