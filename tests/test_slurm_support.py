@@ -33,17 +33,19 @@ Notes on what nipype's SLURM plugin (nipype/pipeline/plugins/slurm.py) needs:
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 try:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from support.slurm import SlurmUnavailableError, ensure_local_slurm
+    from support.slurm import SlurmUnavailableError, accounting_enabled, ensure_local_slurm
 except ImportError:  # pragma: no cover - if tests/ becomes a package
-    from tests.support.slurm import SlurmUnavailableError, ensure_local_slurm
+    from tests.support.slurm import SlurmUnavailableError, accounting_enabled, ensure_local_slurm
 
 pytestmark = pytest.mark.slurm
 
@@ -173,3 +175,49 @@ def test_nipype_workflow_with_slurm_plugin(slurm, tmp_path: Path) -> None:
     assert sorted(p.name for p in batch_dir.glob("slurm-*.out")) == sorted(
         f"slurm-{j}.out" for j in (add_out.job_id, dbl_out.job_id)
     )
+
+
+def test_sacct_reports_job_state(monkeypatch, tmp_path: Path) -> None:
+    """sacct works when the cluster runs with accounting (slurmdbd + MariaDB).
+
+    Pydra's slurm worker needs this (it checks exit codes with ``sacct``).
+    Opt-in, because enabling accounting on a running cluster restarts
+    slurmctld/slurmd, which would break SLURM tests running concurrently:
+    start the cluster with ``NIPYPE_CARBON_SLURM_ACCOUNTING=1`` up front.
+    """
+    if os.environ.get("NIPYPE_CARBON_SLURM_ACCOUNTING") != "1" and not accounting_enabled():
+        pytest.skip(
+            "accounting not enabled: start the cluster with NIPYPE_CARBON_SLURM_ACCOUNTING=1 "
+            "(or set it for pytest) to test sacct"
+        )
+    try:
+        env = ensure_local_slurm(accounting=True)
+    except SlurmUnavailableError as exc:
+        pytest.skip(str(exc))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    proc = subprocess.run(
+        ["sbatch", "--wait", "--parsable", "-o", str(tmp_path / "slurm-%j.out"), "--wrap=exit 3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)  # sbatch --wait: job's code
+    job_id = proc.stdout.strip().split(";")[0]
+
+    # The end-of-job record reaches slurmdbd asynchronously; poll briefly.
+    deadline = time.monotonic() + 30
+    row = ""
+    while time.monotonic() < deadline:
+        row = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "JobID,State,ExitCode"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+        if row and "RUNNING" not in row and "PENDING" not in row:
+            break
+        time.sleep(0.2)
+    assert row == f"{job_id}|FAILED|3:0"

@@ -220,7 +220,10 @@ if [[ "$ACCOUNTING" == 1 ]]; then
     accounting_lines="# Job records go to slurmdbd (MariaDB) so that sacct works.
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
-AccountingStoragePort=$DBD_PORT"
+AccountingStoragePort=$DBD_PORT
+# For slurmdbd connections the munge socket comes from AccountingStoragePass,
+# not AuthInfo (else: Failed to access \"/run/munge/munge.socket.2\").
+AccountingStoragePass=$MUNGE_SOCKET"
 else
     accounting_lines="# No accounting: sacct answers 'Slurm accounting storage is disabled'.
 AccountingStorageType=accounting_storage/none"
@@ -349,10 +352,12 @@ StorageLoc=slurm_acct_db"
         log "starting slurmdbd"
         slurmdbd </dev/null >/dev/null 2>&1 || die_logs "slurmdbd failed to start"
     fi
-    # First start creates the tables, which takes a few seconds.
-    for _ in $(seq 1 300); do
-        dbd_ok && break
-        sleep 0.1
+    # First start creates the tables, which takes a few seconds; a failing
+    # sacctmgr call itself takes ~2 s, so bound the loop by time.
+    dbd_deadline=$((SECONDS + TIMEOUT))
+    until dbd_ok || ((SECONDS >= dbd_deadline)); do
+        pid_alive "$DBD_PID" || die_logs "slurmdbd exited"
+        sleep 0.2
     done
     dbd_ok || die_logs "slurmdbd not answering (sacctmgr list cluster)"
     # slurmctld would register the cluster itself, but only after its first

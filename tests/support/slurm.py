@@ -17,6 +17,11 @@ Environment knobs (shared with the shell scripts):
     lives there and is what ``SLURM_CONF`` points at.
 ``NIPYPE_CARBON_SLURM_AUTOSTART``
     set to ``0`` to never run the start script (only use a running cluster).
+
+Note: ``sacct`` only works with ``ensure_local_slurm(accounting=True)``
+(slurmdbd + a private MariaDB); without it sacct prints "Slurm accounting
+storage is disabled".  nipype's SLURM/SLURMGraph plugins do not need sacct;
+Pydra's slurm worker does.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = [
     "START_SCRIPT",
     "STOP_SCRIPT",
     "SlurmUnavailableError",
+    "accounting_enabled",
     "ensure_local_slurm",
     "slurm_available",
     "slurm_conf_path",
@@ -98,10 +104,26 @@ def _pid_alive(pidfile: Path) -> bool:
     return True
 
 
-def slurm_available() -> bool:
-    """True when the local cluster answers and its node can run jobs."""
+def accounting_enabled() -> bool:
+    """True when the written slurm.conf sends job records to slurmdbd."""
+    try:
+        text = slurm_conf_path().read_text()
+    except OSError:
+        return False
+    return "AccountingStorageType=accounting_storage/slurmdbd" in text
+
+
+def slurm_available(accounting: bool = False) -> bool:
+    """True when the local cluster answers and its node can run jobs.
+
+    With ``accounting=True`` it must also run slurmdbd (``sacct`` works).
+    """
     conf = slurm_conf_path()
     if not conf.is_file():
+        return False
+    if accounting and not (
+        accounting_enabled() and _pid_alive(conf.parent / "run" / "slurmdbd.pid")
+    ):
         return False
     # Cheap check first: with slurmctld down, sinfo retries for about
     # MessageTimeout (10 s) before giving up.
@@ -110,7 +132,7 @@ def slurm_available() -> bool:
     return _node_state(slurm_env()) in _USABLE_STATES
 
 
-def ensure_local_slurm(timeout: float = 300.0) -> dict[str, str]:
+def ensure_local_slurm(accounting: bool = False, timeout: float = 600.0) -> dict[str, str]:
     """Make sure the local SLURM is up; return the client environment.
 
     Runs ``scripts/slurm/start-local-slurm.sh`` when the cluster is not up
@@ -118,33 +140,51 @@ def ensure_local_slurm(timeout: float = 300.0) -> dict[str, str]:
     root).  Raises :class:`SlurmUnavailableError` with a readable message when
     it cannot be started (not root, autostart disabled, start failure).
 
+    ``accounting=True`` additionally needs slurmdbd + a private MariaDB so
+    that ``sacct`` answers (Pydra's slurm worker checks job exit codes with
+    ``sacct``).  A cluster that already has accounting also satisfies
+    ``accounting=False``; enabling it on a running cluster restarts
+    slurmctld/slurmd (a few seconds; mariadb-server/slurmdbd are installed on
+    first use).
+
     The caller must put the returned variables into ``os.environ`` (e.g. with
     ``monkeypatch.setenv``) before using nipype/pydra SLURM plugins, because
     they spawn ``sbatch``/``squeue`` with the process environment.
     """
     env = slurm_env()
-    if slurm_available():
+    if slurm_available(accounting=accounting):
         return env
 
+    what = "local SLURM" + (" with accounting (slurmdbd)" if accounting else "")
+    cmd_hint = _dir_prefix() + ("NIPYPE_CARBON_SLURM_ACCOUNTING=1 " if accounting else "")
     if os.environ.get("NIPYPE_CARBON_SLURM_AUTOSTART", "1") == "0":
         raise SlurmUnavailableError(
-            f"local SLURM is not running (SLURM_CONF={env['SLURM_CONF']}) and "
-            f"NIPYPE_CARBON_SLURM_AUTOSTART=0; run `{_dir_prefix()}bash {START_SCRIPT}` as root"
+            f"{what} is not running (SLURM_CONF={env['SLURM_CONF']}) and "
+            f"NIPYPE_CARBON_SLURM_AUTOSTART=0; run `{cmd_hint}bash {START_SCRIPT}` as root"
         )
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if not is_root:
-        installed = all(shutil.which(c) for c in ("slurmctld", "slurmd", "munged"))
-        why = "slurm/munge are not installed" if not installed else "the daemons are not running"
-        raise SlurmUnavailableError(
-            f"local SLURM unavailable: {why} and this process is not root; "
-            f"run `sudo {_dir_prefix()}bash {START_SCRIPT}` first"
+        needed = ["slurmctld", "slurmd", "munged"] + (
+            ["slurmdbd", "mariadbd"] if accounting else []
         )
+        installed = all(shutil.which(c) for c in needed)
+        why = "it is not installed" if not installed else "its daemons are not running"
+        raise SlurmUnavailableError(
+            f"{what} unavailable: {why} and this process is not root; "
+            f"run `sudo {cmd_hint}bash {START_SCRIPT}` first"
+        )
+    run_env = dict(os.environ)
+    if accounting:
+        run_env["NIPYPE_CARBON_SLURM_ACCOUNTING"] = "1"
+    else:  # keep whatever the existing state dir uses
+        run_env.pop("NIPYPE_CARBON_SLURM_ACCOUNTING", None)
     try:
         proc = subprocess.run(
             ["bash", str(START_SCRIPT)],
             capture_output=True,
             text=True,
             timeout=timeout,
+            env=run_env,
         )
     except subprocess.TimeoutExpired as exc:
         raise SlurmUnavailableError(f"{START_SCRIPT} timed out after {timeout}s") from exc
@@ -152,9 +192,8 @@ def ensure_local_slurm(timeout: float = 300.0) -> dict[str, str]:
         raise SlurmUnavailableError(
             f"{START_SCRIPT} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
         )
-    if not slurm_available():
+    if not slurm_available(accounting=accounting):
         raise SlurmUnavailableError(
-            f"{START_SCRIPT} succeeded but sinfo does not report the node usable:\n"
-            f"{proc.stderr[-4000:]}"
+            f"{START_SCRIPT} succeeded but {what} is not usable:\n{proc.stderr[-4000:]}"
         )
     return env
