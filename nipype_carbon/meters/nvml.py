@@ -192,6 +192,7 @@ class NvmlMeter(EnergyMeter):
         self._skipped: list[str] = []
         self._driver_version: str | None = None
         self._last_seen_us: dict[int, int] = {}
+        self._last_util: dict[int, dict[int, float]] = {}
 
     def _module(self) -> Any:
         if self._nvml is None:
@@ -318,13 +319,17 @@ class NvmlMeter(EnergyMeter):
         try:
             samples = nvml.nvmlDeviceGetProcessUtilization(gpu.handle, since_us)
         except nvml.NVMLError:
-            return 0.0, 0.0  # NOT_FOUND: no samples since the last call
-        by_pid: dict[int, list[float]] = {}
-        for sample in samples:
-            by_pid.setdefault(int(sample.pid), []).append(float(sample.smUtil))
-            since_us = max(since_us, int(sample.timeStamp))
-        self._last_seen_us[gpu.index] = since_us
-        mean = {pid: sum(utils) / len(utils) for pid, utils in by_pid.items()}
+            # NOT_FOUND: the driver took no new sample since the last call; its last
+            # per-process figures still hold (NVML samples every few hundred ms)
+            mean = self._last_util.get(gpu.index, {})
+        else:
+            by_pid: dict[int, list[float]] = {}
+            for sample in samples:
+                by_pid.setdefault(int(sample.pid), []).append(float(sample.smUtil))
+                since_us = max(since_us, int(sample.timeStamp))
+            self._last_seen_us[gpu.index] = since_us
+            mean = {pid: sum(utils) / len(utils) for pid, utils in by_pid.items()}
+            self._last_util[gpu.index] = mean
         ours = sum(util for pid, util in mean.items() if pid in pids)
         return min(ours, 100.0), min(sum(mean.values()), 100.0)
 

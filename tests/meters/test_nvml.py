@@ -196,8 +196,11 @@ def test_gpu_use_splits_by_pid(nvml: FakeNvml) -> None:
     assert (first.device, first.util_percent, first.total_util_percent) == (UUID_A, 35.0, 85.0)
     assert first.memory_b == GIB
     assert (second.device, second.util_percent, second.memory_b) == (UUID_B, 0.0, 0)
-    again = meter.gpu_use({100})[0]  # no sample since the last call: NOT_FOUND
-    assert (again.util_percent, again.total_util_percent) == (0.0, 0.0)
+    again = meter.gpu_use({200})[0]  # NOT_FOUND: no new sample, the last figures hold
+    assert (again.util_percent, again.total_util_percent) == (50.0, 85.0)
+    gpu.samples.append(FakeSample(200, 3_000, 10))  # a new sample replaces them
+    latest = meter.gpu_use({200})[0]
+    assert (latest.util_percent, latest.total_util_percent) == (10.0, 10.0)
 
 
 def test_gpu_use_caps_utilisation_at_100(nvml: FakeNvml) -> None:

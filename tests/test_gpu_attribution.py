@@ -1,0 +1,51 @@
+"""GPU energy through the real NVML meter (on a fake NVML) and attribution by utilisation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from nipype_carbon import NodeMeter, NodeRecord, Session, attribute_energy
+from nipype_carbon.meters import ModelMeter
+from nipype_carbon.meters.nvml import NvmlMeter
+from tests.fakes.nvml import FakeGpu, FakeNvml, FakeSample
+
+UUID = "GPU-5f1b7c2a-0000-1111-2222-333344445555"
+
+
+def test_gpu_energy_is_split_by_the_nodes_share_of_utilisation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    gpu = FakeGpu(UUID, power_w=50.0)  # idle at first
+    nvml = FakeNvml([gpu])
+    meter = NvmlMeter.probe(nvml=nvml)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    other_pid = 999_999  # another user's process on the same GPU
+    gpu.samples = [FakeSample(child.pid, 1, 75), FakeSample(other_pid, 1, 25)]
+    busy = threading.Timer(0.5, nvml.set_power, args=(0, 250.0))
+    try:
+        with NodeMeter(meters=[meter, ModelMeter()], sample_interval_s=0.1) as node:
+            busy.start()
+            time.sleep(1.5)
+    finally:
+        busy.join()
+        child.kill()
+        child.wait()
+    assert node.measurement is not None
+    rows = node.measurement.samples["gpu"][UUID]
+    assert rows[-1][:2] == [75.0, 100.0]  # the node's processes, all processes
+    session = Session()
+    session.add_node(NodeRecord.from_measurement("train", node.measurement))
+    result = attribute_energy(session)
+    host = next(iter(result.hosts.values()))
+    gpu_j = host.measured_j["gpu"]
+    assert gpu_j == pytest.approx(50 * 0.5 + 250 * 1.0, rel=0.1)
+    assert host.baseline_power_w["nvml:0"] == pytest.approx(50.0, rel=0.1)
+    dynamic_j = gpu_j - host.baseline_power_w["nvml:0"] * host.duration_s
+    assert result.nodes["train"].energy_gpu_j == pytest.approx(0.75 * dynamic_j, rel=0.1)
+    assert result.nodes["train"].methods["gpu"] == "nvml"
