@@ -20,7 +20,8 @@ Invariant: attributed + unattributed = measured, to rounding.
 Baseline power per domain: the host record's value where known (the model
 knows it exactly; an adapter may have measured it before the run); else a
 linear fit of interval power against CPU utilisation when utilisation varied
-by at least 20 points; else the lowest interval power seen (an upper bound).
+by at least 20 points (CPU domains only); else the lowest interval power seen
+(an upper bound).
 """
 
 from __future__ import annotations
@@ -309,7 +310,8 @@ def estimate_baseline_power(
         return 0.0, "none: no interval long enough"
     power = timeline.energy_j[name][usable] / dt[usable]
     util = timeline.dbusy[usable] / (dt[usable] * max(logical_cpus, 1))
-    if len(power) >= 5 and np.ptp(util) >= 0.2:
+    cpu_domain = timeline.domains[name].component == "cpu"  # GPU power does not follow CPU use
+    if cpu_domain and len(power) >= 5 and np.ptp(util) >= 0.2:
         slope, intercept = np.polyfit(util, power, 1)
         if intercept >= 0 and slope >= 0:
             return float(intercept), "fitted: interval power against CPU utilisation"
