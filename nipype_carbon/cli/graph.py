@@ -1,0 +1,80 @@
+"""``nipype-carbon graph RUN -o graph.svg``: the workflow graph coloured by emissions.
+
+RUN is a carbon directory (its newest session) or a session file. The format
+follows the output's extension: ``.svg`` or ``.png`` (drawn by graphviz's
+``dot``), or ``.dot`` (the DOT text, no graphviz needed). Region, intensity and
+PUE given here override those recorded with the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from nipype_carbon.report.graph import (
+    COLLAPSE_MODES,
+    FORMATS,
+    LABELS,
+    GraphvizError,
+    render_graph,
+)
+from nipype_carbon.report.model import build_report
+from nipype_carbon.session import SessionError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nipype-carbon graph", description=__doc__)
+    p.add_argument("run", help="carbon directory or session file")
+    p.add_argument("-o", "--output", required=True, help="graph.svg, graph.png or graph.dot")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--region", help="grid region, ISO code (GB, CA-QC, US-CA, WORLD)")
+    grid.add_argument("--intensity", type=float, help="grid intensity, gCO2e/kWh")
+    p.add_argument("--pue", type=float, help="power usage effectiveness (>= 1.0)")
+    p.add_argument("--idle", choices=("separate", "shared"), help="baseline power: apart or shared")
+    p.add_argument(
+        "--collapse",
+        choices=COLLAPSE_MODES,
+        default="auto",
+        help="fold MapNode children (mapnodes), sub-workflows (workflows), nothing (none), "
+        "or as much as legibility needs (auto, the default)",
+    )
+    p.add_argument("--label", choices=LABELS, default="energy", help="what each box shows")
+    return p
+
+
+def output_format(path: str) -> str:
+    """The format named by an output file's extension."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot tell the format of {path!r}: end it in .svg, .png or .dot")
+    return fmt
+
+
+def write_graph(args: argparse.Namespace) -> Path:
+    """Render the run's graph to the output file; return its path."""
+    fmt = output_format(args.output)
+    report = build_report(
+        args.run,
+        region=args.region,
+        intensity_g_per_kwh=args.intensity,
+        pue=args.pue,
+        idle=args.idle,
+    )
+    data = render_graph(report, fmt, collapse=args.collapse, label=args.label)
+    target = Path(args.output)
+    target.write_bytes(data)
+    return target
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        target = write_graph(args)
+    except (SessionError, GraphvizError, ValueError, OSError) as err:
+        message = " ".join(str(err).split())
+        print(f"nipype-carbon graph: {message}", file=sys.stderr)
+        return 2
+    print(f"graph: {target}")
+    return 0
