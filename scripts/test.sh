@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # -- dependencies -------------------------------------------------------------
+bash scripts/install-system-deps.sh             # mrtrix3, graphviz, chromium, slurm, munge
 python3 -m pip install --quiet --upgrade pip
 python3 -m pip install --quiet -e ".[test]"
 bash scripts/install-example-deps.sh            # mrtrix3 (apt), dipy, nitime
