@@ -25,7 +25,8 @@ from pathlib import Path
 from nipype_carbon.meters.base import Domain, MeterInfo
 from nipype_carbon.nodemeter import Measurement
 from nipype_carbon.report import build_report
-from nipype_carbon.report.graph import graph_dot, graph_units, render_graph
+from nipype_carbon.report.graph import graph_dot, render_graph
+from nipype_carbon.report.graph_units import graph_units
 from nipype_carbon.session import HostRecord, NodeRecord, Session
 
 HOST, IDLE_W, J_PER_CPU_S, DRAM_W = "bench", 20.0, 6.0, 5.0

@@ -13,13 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.report.graph import (
-    COLLAPSE_MODES,
-    FORMATS,
-    LABELS,
-    GraphvizError,
-    render_graph,
-)
+from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
+from nipype_carbon.report.graph_units import COLLAPSE_MODES
 from nipype_carbon.report.model import build_report
 from nipype_carbon.session import SessionError
 

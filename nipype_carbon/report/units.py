@@ -6,27 +6,31 @@ from typing import Any
 
 
 def energy(energy_j: Any) -> str:
-    """``12.3 J``, ``4.56 kJ``, ``7.89 Wh``, ``1.23 kWh``."""
+    """Energy in a readable unit: ``500 mJ``, ``12.3 J``, ``4.5 kJ``, ``20 Wh``, ``2 kWh``."""
     energy_j = float(energy_j)  # numbers from pandas rows too
-    if energy_j >= 3.6e6:
-        return f"{energy_j / 3.6e6:.3g} kWh"
-    if energy_j >= 3.6e3:
-        return f"{energy_j / 3.6e3:.3g} Wh"
-    if energy_j >= 1e3:
-        return f"{energy_j / 1e3:.3g} kJ"
-    return f"{energy_j:.3g} J"
+    for unit, threshold_j, size_j in (
+        ("kWh", 3.6e6, 3.6e6),
+        ("Wh", 3.6e4, 3.6e3),
+        ("kJ", 1e3, 1e3),
+        ("J", 1.0, 1.0),
+    ):
+        if energy_j >= threshold_j:
+            return f"{energy_j / size_j:.3g} {unit}"
+    return f"{energy_j * 1e3:.3g} mJ" if energy_j > 0 else "0 J"
+
+
+def grams(emissions_g: Any) -> str:
+    """CO2e mass in a readable unit: ``20 ng``, ``30 µg``, ``2.1 mg``, ``5 g``, ``1.2 kg``."""
+    emissions_g = float(emissions_g)
+    for unit, size_g in (("t", 1e6), ("kg", 1e3), ("g", 1.0), ("mg", 1e-3), ("µg", 1e-6)):
+        if emissions_g >= size_g:
+            return f"{emissions_g / size_g:.3g} {unit}"
+    return f"{emissions_g * 1e9:.3g} ng" if emissions_g > 0 else "0 g"
 
 
 def emissions(emissions_g: Any) -> str:
-    """``0.12 mg``, ``3.4 g``, ``5.6 kg``, ``7.8 t`` CO2e."""
-    emissions_g = float(emissions_g)  # numbers from pandas rows too
-    if emissions_g >= 1e6:
-        return f"{emissions_g / 1e6:.3g} t CO2e"
-    if emissions_g >= 1e3:
-        return f"{emissions_g / 1e3:.3g} kg CO2e"
-    if emissions_g >= 1 or emissions_g == 0:
-        return f"{emissions_g:.3g} g CO2e"
-    return f"{emissions_g * 1e3:.3g} mg CO2e"
+    """``5 g CO2e``, ``30 µg CO2e``."""
+    return f"{grams(emissions_g)} CO2e"
 
 
 def duration(seconds: Any) -> str:

@@ -1,0 +1,56 @@
+"""The HTML report's inline style sheet and script (no remote assets)."""
+
+CSS = """
+:root{--ink:#1d1d1f;--muted:#5f6368;--line:#e3e3e3;--warn:#fff4e5;--warn-line:#e8a33d}
+*{box-sizing:border-box}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+color:var(--ink);max-width:1120px;margin:0 auto;padding:24px 28px 48px;background:#fff}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 10px;
+border-bottom:1px solid var(--line);padding-bottom:4px}
+.sub,.small{color:var(--muted);font-size:13px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:10px;margin:18px 0}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px 14px}
+.card .k{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
+.card .v{font-size:24px;font-weight:600;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.card .v.long{font-size:15px}
+.alert{background:var(--warn);border-left:4px solid var(--warn-line);padding:8px 12px;
+margin:8px 0;border-radius:4px}
+table{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}
+th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:baseline}
+th{background:#f6f6f6;font-weight:600}tbody tr:nth-child(even){background:#fafafa}
+td.n,th.n{text-align:right;white-space:nowrap}td.name{overflow-wrap:anywhere;min-width:14em}
+td.share{position:relative;min-width:70px}
+td.share span{position:absolute;left:0;top:4px;height:15px;background:#cfe3f3;z-index:0}
+td.m{font-size:11px}
+td.share b{position:relative;font-weight:400}
+figure{margin:0;overflow-x:auto}figure svg{max-width:100%;height:auto}
+button{font:inherit;padding:4px 12px;border:1px solid #999;border-radius:4px;background:#f6f6f6}
+@media print{body{max-width:none;padding:0;font-size:11pt}button{display:none}
+figure,.cards,.alert{break-inside:avoid}h2{break-after:avoid}table{font-size:9pt}
+thead{display:table-header-group}tr{break-inside:avoid}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}@page{margin:14mm}}
+"""
+SCRIPT = """(function () {
+  var body = document.body;
+  try {
+    var data = JSON.parse(document.getElementById("nipype-carbon-data").textContent);
+    var nodes = data.nodes;
+    body.setAttribute("data-nodes", String(nodes.data.length));
+    var cell = function (v) {
+      v = v === null ? "" : String(v);
+      return /[",\\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+    };
+    document.getElementById("nc-csv").addEventListener("click", function () {
+      var rows = [nodes.columns].concat(nodes.data).map(function (r) {
+        return r.map(cell).join(",");
+      });
+      var url = URL.createObjectURL(new Blob([rows.join("\\n") + "\\n"], {type: "text/csv"}));
+      var a = document.createElement("a");
+      a.href = url; a.download = "nodes.csv"; a.click();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+    });
+    body.setAttribute("data-ready", "true");
+  } catch (err) {
+    body.setAttribute("data-error", String(err));
+  }
+})();"""
