@@ -28,7 +28,13 @@ python3 examples/dwi_pipeline/run.py "${ARGS[@]}" "${EXTRA[@]}"
 
 CARBON_DIR="$BASE_DIR/work/dwi_carbon_example/carbon"
 echo
-nipype-carbon report "$CARBON_DIR" --top 15
+nipype-carbon report "$CARBON_DIR" --top 15 --cohort 40000
 echo
-echo "What if it ran on Quebec's grid? (no re-run needed)"
-nipype-carbon report "$CARBON_DIR" --region CA-QC --top 3
+echo "Which alternative branch is cheaper, step by step:"
+nipype-carbon compare "$CARBON_DIR" --alternatives \
+    "denoise=denoise_mrtrix,denoise_dipy" "tensor fit=tensor_mrtrix+metrics_mrtrix,tensor_dipy"
+echo
+nipype-carbon report "$CARBON_DIR" -o "$BASE_DIR/report.html"
+nipype-carbon report "$CARBON_DIR" -o "$BASE_DIR/nodes.csv"
+nipype-carbon graph "$CARBON_DIR" -o "$BASE_DIR/graph.svg"
+echo "Open $BASE_DIR/report.html for the full report (tables, timeline, graph, methods)."

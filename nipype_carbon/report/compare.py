@@ -4,8 +4,8 @@ Runs are matched node by node by name without the top workflow's name (so
 ``wf_mrtrix.denoise`` meets ``wf_dipy.denoise``), and interface by interface.
 Within one run, *alternatives* name the steps a user weighs, e.g.
 ``denoise=denoise_mrtrix,denoise_dipy``: each alternative is the set of nodes
-whose name contains that token (MapNode children included), and the verdict
-names the cheaper one per step.
+whose name contains that token (MapNode children included; ``a+b`` joins the
+nodes of two tokens), and the verdict names the cheaper one per step.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ def compare_branches(report: Report, specs: list[str]) -> list[Step]:
         step, names = parse_alternatives(spec)
         found = {}
         for name in names:
-            mask = nodes["node"].str.contains(name, regex=False)
+            mask = pd.Series(False, index=nodes.index)
+            for token in name.split("+"):  # an alternative may span several steps
+                mask |= nodes["node"].str.contains(token, regex=False)
             if not mask.any():
                 raise ValueError(f"no node matches {name!r} (step {step})")
             found[name] = float(nodes.loc[mask, "energy_j"].sum())

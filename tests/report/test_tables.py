@@ -118,6 +118,8 @@ def test_branches_name_the_cheaper_alternative(run: Path) -> None:
     assert step.cheapest == "denoise_mrtrix"
     assert step.energy_j["denoise_dipy"] == pytest.approx(2 * step.energy_j["denoise_mrtrix"])
     assert "denoise_mrtrix is cheaper" in step.verdict()
+    (joined,) = compare_branches(report, ["all=denoise_mrtrix+tensor,denoise_dipy"])
+    assert joined.energy_j["denoise_mrtrix+tensor"] > step.energy_j["denoise_mrtrix"]
     with pytest.raises(ValueError, match="no node matches"):
         compare_branches(report, ["x=nothing,none"])
 
