@@ -229,9 +229,17 @@ def session_files(directory: str | os.PathLike[str]) -> list[Path]:
 
 
 def new_session_path(directory: str | os.PathLike[str]) -> Path:
-    """A fresh, sortable session file name for a new run in a carbon directory."""
+    """A fresh, sortable session file name for a new run in a carbon directory.
+
+    Two runs started in the same second by one process get ``~2``, ``~3``, ...
+    """
     stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime())
-    return Path(directory) / f"session-{stamp}-{os.getpid()}.jsonl"
+    path = Path(directory) / f"session-{stamp}-{os.getpid()}.jsonl"
+    number = 1
+    while path.exists() or path.with_suffix(".spool").exists():
+        number += 1
+        path = path.with_name(f"session-{stamp}-{os.getpid()}~{number}.jsonl")
+    return path
 
 
 def resolve_session_path(path: str | os.PathLike[str]) -> Path:

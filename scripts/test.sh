@@ -18,7 +18,8 @@ mypy
 lint-imports
 
 # -- a real single-node SLURM on localhost, stopped when we leave -------------
-eval "$(bash scripts/slurm/start-local-slurm.sh)"
+# accounting on: Pydra's slurm worker reads exit codes with sacct
+eval "$(NIPYPE_CARBON_SLURM_ACCOUNTING=1 bash scripts/slurm/start-local-slurm.sh)"
 export LOGNAME="${LOGNAME:-$(id -un)}"
 trap 'bash scripts/slurm/stop-local-slurm.sh >/dev/null 2>&1 || true' EXIT
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from nipype_carbon.nodemeter import SAMPLER_THREAD_NAME
+
+# nipype's and pydra's version checks (etelemetry) ask a web server: not in tests
+os.environ.setdefault("NO_ET", "1")
+os.environ.setdefault("NIPYPE_NO_ET", "1")
 
 _real_connect = socket.socket.connect
 

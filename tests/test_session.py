@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nipype_carbon import NodeRecord, Session, SessionError, attribute_energy, load_session
-from nipype_carbon.session import SCHEMA_VERSION, SESSION_FILE
+from nipype_carbon.session import SCHEMA_VERSION, SESSION_FILE, new_session_path
 from tests.synthetic import NodeSpec, build_session
 
 
@@ -91,3 +91,12 @@ def test_save_is_atomic_and_loadable(tmp_path: Path) -> None:
 def test_unknown_status_is_refused() -> None:
     with pytest.raises(ValueError, match="status"):
         Session().add_node(NodeRecord("x", "exploded", 0, 1, "h"))
+
+
+def test_two_runs_in_one_second_get_two_session_files(tmp_path: Path) -> None:
+    first = new_session_path(tmp_path)
+    first.write_text("")
+    second = new_session_path(tmp_path)
+    second.with_suffix(".spool").mkdir()
+    third = new_session_path(tmp_path)
+    assert len({first, second, third}) == 3 and third.suffix == ".jsonl"

@@ -9,7 +9,6 @@ are written to the session as nodes finish.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -20,23 +19,14 @@ import networkx as nx
 from nipype.pipeline import plugins as nipype_plugins
 from nipype.pipeline.plugins.base import GraphPluginBase, PluginBase, SGELikeBatchManagerBase
 
-from nipype_carbon.carbon import resolve_intensity
 from nipype_carbon.hostinfo import host_name
-from nipype_carbon.nodemeter import NodeMeter
-from nipype_carbon.orchestration import scheduler_record
 from nipype_carbon.plugin.metered import attach, detach, interface_name, record_name
-from nipype_carbon.proctree import ProcessClock
-from nipype_carbon.runtime import RunContext, meters_for
+from nipype_carbon.recorder import RunRecorder
 from nipype_carbon.session import (
     NodeRecord,
     Session,
-    load_session,
-    new_session_path,
-    session_files,
 )
 from nipype_carbon.settings import CarbonSettings
-from nipype_carbon.spool import drain
-from nipype_carbon.summary import summarize
 
 logger = logging.getLogger("nipype.workflow")  # where nipype users already look
 
@@ -91,14 +81,17 @@ class CarbonPlugin:
         self.base = base if isinstance(base, PluginBase) else base_cls(plugin_args=rest)
         if isinstance(base, PluginBase) and not self.graph:
             base._status_callback = self._on_status
-        self.session: Session | None = None
+        self.recorder: RunRecorder | None = None
         self.carbon_dir: Path | None = None
 
     # -- the run ------------------------------------------------------------
+    @property
+    def session(self) -> Session | None:
+        return self.recorder.session if self.recorder is not None else None
+
     def run(self, graph: nx.DiGraph, config: dict, updatehash: bool = False) -> Any:
         """Run ``graph`` with the base plugin, metering every node."""
         self._prepare(graph)
-        scheduler = self._start_scheduler_meter()
         failed: BaseException | None = None
         try:
             return self.base.run(graph, config, updatehash=updatehash)
@@ -106,50 +99,29 @@ class CarbonPlugin:
             failed = err
             raise
         finally:
-            self._finish(graph, scheduler, failed)
+            self._finish(graph, failed)
 
     def _prepare(self, graph: nx.DiGraph) -> None:
         nodes = list(graph.nodes())
         workflow = _workflow_name(nodes)
         self.carbon_dir = Path(self.settings.carbon_dir or _default_carbon_dir(nodes, workflow))
-        self.carbon_dir.mkdir(parents=True, exist_ok=True)
-        self._previous = session_files(self.carbon_dir)
-        path = new_session_path(self.carbon_dir)
-        self.spool_dir = path.with_suffix(".spool")
-        metadata = {
-            "engine": "nipype",
-            "workflow": workflow,
-            "plugin": type(self.base).__name__,
-            "carbon_dir": str(self.carbon_dir),
-            "start": time.time(),
-        }
-        self.session = Session.create(path, metadata=metadata, settings=self.settings.to_dict())
-        self.session.add_edges((record_name(u), record_name(v)) for u, v in graph.edges())
-        here = meters_for(self.settings)
-        context = RunContext(
-            str(self.spool_dir), self.settings.to_dict(), host_name(), here.kinds()
+        self.recorder = RunRecorder(
+            self.settings,
+            self.carbon_dir,
+            {"engine": "nipype", "workflow": workflow, "plugin": type(self.base).__name__},
+            batch=self.batch,
+            scheduler=f"{type(self.base).__module__}.{type(self.base).__name__}",
+            logger=logger,
         )
+        session = self.recorder.start()
+        session.add_edges((record_name(u), record_name(v)) for u, v in graph.edges())
         for node in nodes:
-            attach(node, context)
-        logger.info("nipype-carbon: session %s", path)
-
-    def _start_scheduler_meter(self) -> NodeMeter | None:
-        try:
-            meter = NodeMeter(
-                meters_for(self.settings),
-                self.settings.sample_interval_s,
-                process_clock=ProcessClock,
-            )
-        except Exception as err:
-            logger.warning("nipype-carbon: scheduler not metered: %s", err)
-            return None
-        meter.start()
-        return meter
+            attach(node, self.recorder.context)
 
     def _on_status(self, node: Any, status: str) -> None:
         try:
             if status in ("end", "exception") and self.session is not None:
-                drain(self.spool_dir, self.session)
+                self.recorder.drain()  # type: ignore[union-attr]
                 name = record_name(node)
                 if status == "end" and name not in self.session.nodes:
                     self._record_cached(name, node)
@@ -175,67 +147,33 @@ class CarbonPlugin:
             )
         )
 
-    # -- the end ------------------------------------------------------------
-    def _finish(
-        self, graph: nx.DiGraph, scheduler: NodeMeter | None, failed: BaseException | None
-    ) -> None:
+    def _finish(self, graph: nx.DiGraph, failed: BaseException | None) -> None:
         try:
             if self.graph and self.wait.get("graph_wait", True):
                 self._wait_for_graph(graph)
-            assert self.session is not None
-            drain(self.spool_dir, self.session)
-            self._record_scheduler(scheduler)
-            self._link_previous_runs()
-            self.session.add_event(
-                "end", status="failed" if failed else "ok", error=repr(failed) if failed else None
-            )
-            _remove_empty(self.spool_dir)
-            grid = resolve_intensity(self.settings.region, self.settings.intensity_g_per_kwh)
-            logger.info(
-                "%s\n  session: %s",
-                summarize(self.session, grid, self.settings.pue, self.settings.idle),
-                self.session.path,
-            )
+            if self.recorder is not None:
+                self.recorder.finish(failed)
         except Exception as err:
             logger.warning("nipype-carbon: session not completed: %s", err, exc_info=True)
         finally:
             for node in graph.nodes():
                 detach(node)
 
-    def _record_scheduler(self, scheduler: NodeMeter | None) -> None:
-        if scheduler is None or self.session is None:
-            return
-        measurement = scheduler.stop()
-        if measurement is None:
-            return
-        record = scheduler_record(
-            f"{self.session.metadata['workflow']}.(scheduler)",
-            measurement,
-            self.session.nodes.values(),
-            interface=f"{type(self.base).__module__}.{type(self.base).__name__}",
-            extra={"batch": self.batch},
-        )
-        if self.batch:
-            # the submit host's power is not this run's: keep the CPU, not the meter series
-            record.measurement = None
-            record.extra["cpu_s"] = measurement.cpu_s
-        self.session.add_node(record)
-
     def _wait_for_graph(self, graph: nx.DiGraph) -> None:
         """Graph plugins return at submission: wait for every job's record (or a timeout)."""
-        assert self.session is not None
+        assert self.recorder is not None and self.session is not None
         timeout = float(self.wait.get("graph_wait_timeout_s", 24 * 3600))
         expected = {record_name(n): n for n in graph.nodes()}
         deadline = time.time() + timeout
+        missing: set[str] = set(expected)
         while time.time() < deadline:
-            drain(self.spool_dir, self.session)
+            self.recorder.drain()
+            nodes = self.session.nodes
             failed = [
-                expected[n]
-                for n, r in self.session.nodes.items()
-                if r.status == "failed" and n in expected
+                expected[n] for n, r in nodes.items() if r.status == "failed" and n in expected
             ]
             blocked = {record_name(d) for f in failed for d in nx.descendants(graph, f)}
-            missing = set(expected) - set(self.session.nodes) - blocked
+            missing = set(expected) - set(nodes) - blocked
             if not missing:
                 return
             time.sleep(1.0)
@@ -244,29 +182,6 @@ class CarbonPlugin:
             len(missing),
             self.carbon_dir,
         )
-
-    def _link_previous_runs(self) -> None:
-        """Point cached nodes at the earlier session that holds their energy."""
-        assert self.session is not None
-        cached = [r for r in self.session.nodes.values() if r.status == "cached"]
-        if not cached or not self._previous:
-            return
-        wanted = {r.name for r in cached}
-        found: dict[str, str] = {}
-        for path in reversed(self._previous):
-            try:
-                earlier = load_session(path)
-            except Exception:
-                continue
-            for name in list(wanted):
-                record = earlier.nodes.get(name)
-                if record is not None and record.status == "ran":
-                    found[name] = path.name
-                    wanted.discard(name)
-            if not wanted:
-                break
-        if found:
-            self.session.add_event("cached_energy_sources", sessions=found)
 
 
 def _workflow_name(nodes: list[Any]) -> str:
@@ -279,8 +194,3 @@ def _workflow_name(nodes: list[Any]) -> str:
 def _default_carbon_dir(nodes: list[Any], workflow: str) -> Path:
     base = next((n.base_dir for n in nodes if getattr(n, "base_dir", None)), None)
     return Path(base or os.getcwd()) / workflow / "carbon"
-
-
-def _remove_empty(path: Path) -> None:
-    with contextlib.suppress(OSError):  # left in place when records are still due
-        path.rmdir()

@@ -1,0 +1,1 @@
+"""The Pydra version of the DWI example (see README.md)."""

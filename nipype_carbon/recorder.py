@@ -1,0 +1,176 @@
+"""One metered run, in the process that drives the workflow: session, spool, scheduler.
+
+Both engine adapters use it. :meth:`RunRecorder.start` creates a fresh session
+file in the carbon directory (the spool beside it) and starts metering the
+driving process's own CPU; records are drained into the session as nodes finish;
+:meth:`RunRecorder.finish` gathers the last ones, adds the scheduler's record
+(``orchestration``), points cached nodes at the earlier session that spent their
+energy, appends an ``end`` event and logs a summary with the session's path.
+Nothing here raises into the workflow once the run has started.
+
+Engine-agnostic: no nipype, no pydra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from nipype_carbon.carbon import resolve_intensity
+from nipype_carbon.hostinfo import host_name
+from nipype_carbon.nodemeter import NodeMeter
+from nipype_carbon.orchestration import scheduler_record
+from nipype_carbon.proctree import ProcessClock
+from nipype_carbon.runtime import RunContext, meters_for
+from nipype_carbon.session import Session, load_session, new_session_path, session_files
+from nipype_carbon.settings import CarbonSettings
+from nipype_carbon.spool import drain
+from nipype_carbon.summary import summarize
+
+
+class RunRecorder:
+    """The session of one run, written by the process that submits the workflow.
+
+    Parameters
+    ----------
+    settings : CarbonSettings
+    carbon_dir : path
+        Where the session file and its spool go.
+    metadata : dict
+        Kept in the session header (``engine``, ``workflow``, ...).
+    batch : bool
+        Tasks run on batch nodes: the scheduler keeps its CPU time, not its host's power.
+    scheduler : str
+        What drives the run, recorded as the scheduler record's interface.
+    logger : logging.Logger
+        Where the engine's users look (``nipype.workflow``, ``pydra.carbon``).
+    """
+
+    def __init__(
+        self,
+        settings: CarbonSettings,
+        carbon_dir: str | Path,
+        metadata: dict[str, Any],
+        batch: bool = False,
+        scheduler: str = "",
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.logger = logger or logging.getLogger("nipype_carbon")
+        self.settings = settings
+        self.carbon_dir = Path(carbon_dir).resolve()
+        self.metadata = dict(metadata)
+        self.batch = batch
+        self.scheduler = scheduler
+        self.path = new_session_path(self.carbon_dir)
+        self.spool_dir = self.path.with_suffix(".spool")
+        here = meters_for(settings)
+        self.context = RunContext(
+            str(self.spool_dir), settings.to_dict(), host_name(), here.kinds()
+        )
+        self.session: Session | None = None
+        self.previous: list[Path] = []
+        self._meter: NodeMeter | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (with a workflow that refers to it): what hooks need, no live meter."""
+        return {**self.__dict__, "session": None, "_meter": None}
+
+    def start(self) -> Session:
+        """Create the session and start metering the submitting process."""
+        self.carbon_dir.mkdir(parents=True, exist_ok=True)
+        self.previous = session_files(self.carbon_dir)
+        metadata = {**self.metadata, "carbon_dir": str(self.carbon_dir), "start": time.time()}
+        self.session = Session.create(
+            self.path, metadata=metadata, settings=self.settings.to_dict()
+        )
+        try:
+            self._meter = NodeMeter(
+                meters_for(self.settings),
+                self.settings.sample_interval_s,
+                process_clock=ProcessClock,
+            )
+            self._meter.start()
+        except Exception as err:
+            self._meter = None
+            self.logger.warning("nipype-carbon: scheduler not metered: %s", err)
+        self.logger.info("nipype-carbon: session %s", self.path)
+        return self.session
+
+    def drain(self) -> None:
+        """Move finished records from the spool into the session (never raises)."""
+        if self.session is None:
+            return
+        try:
+            drain(self.spool_dir, self.session)
+        except Exception as err:
+            self.logger.warning("nipype-carbon: records not gathered: %s", err)
+
+    def finish(self, failed: BaseException | None = None) -> None:
+        """Gather the last records, add the scheduler's and the end event, log a summary."""
+        if self.session is None:
+            return
+        try:
+            self.drain()
+            self._record_scheduler()
+            self._link_previous_runs()
+            self.session.add_event(
+                "end", status="failed" if failed else "ok", error=repr(failed) if failed else None
+            )
+            with contextlib.suppress(OSError):  # left in place when records are still due
+                self.spool_dir.rmdir()
+            settings = self.settings
+            grid = resolve_intensity(settings.region, settings.intensity_g_per_kwh)
+            self.logger.info(
+                "%s\n  session: %s",
+                summarize(self.session, grid, settings.pue, settings.idle),
+                self.session.path,
+            )
+        except Exception as err:
+            self.logger.warning("nipype-carbon: session not completed: %s", err, exc_info=True)
+        finally:
+            if self._meter is not None:
+                with contextlib.suppress(Exception):
+                    self._meter.stop()  # a no-op when already stopped
+
+    def _record_scheduler(self) -> None:
+        meter, self._meter = self._meter, None
+        if meter is None or self.session is None:
+            return
+        measurement = meter.stop()
+        if measurement is None:
+            return
+        record = scheduler_record(
+            f"{self.metadata.get('workflow', 'run')}.(scheduler)",
+            measurement,
+            self.session.nodes.values(),
+            interface=self.scheduler,
+            extra={"batch": self.batch},
+        )
+        if self.batch:
+            # the submit host's power is not this run's: keep the CPU, not the meter series
+            record.measurement = None
+            record.extra["cpu_s"] = measurement.cpu_s
+        self.session.add_node(record)
+
+    def _link_previous_runs(self) -> None:
+        """Point cached records at the earlier session that holds their energy."""
+        assert self.session is not None
+        wanted = {r.name for r in self.session.nodes.values() if r.status == "cached"}
+        found: dict[str, str] = {}
+        for path in reversed(self.previous):
+            if not wanted:
+                break
+            try:
+                earlier = load_session(path)
+            except Exception:
+                continue
+            for name in list(wanted):
+                record = earlier.nodes.get(name)
+                if record is not None and record.status == "ran":
+                    found[name] = path.name
+                    wanted.discard(name)
+        if found:
+            self.session.add_event("cached_energy_sources", sessions=found)
