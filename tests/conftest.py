@@ -47,3 +47,22 @@ def _no_sampler_thread_left() -> Iterator[None]:
     yield
     left = [t for t in threading.enumerate() if t.name == SAMPLER_THREAD_NAME and t.is_alive()]
     assert not left, f"a NodeMeter sampler thread outlived the test: {left}"
+
+
+@pytest.fixture(scope="session")
+def slurm_env() -> dict[str, str]:
+    """The local single-node SLURM (started if needed): the variables its clients need."""
+    from tests.support.slurm import SlurmUnavailableError, ensure_local_slurm
+
+    try:
+        return ensure_local_slurm()
+    except SlurmUnavailableError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def slurm(slurm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``SLURM_CONF`` and ``LOGNAME`` in this test's environment."""
+    for key, value in slurm_env.items():
+        monkeypatch.setenv(key, value)
+    return slurm_env

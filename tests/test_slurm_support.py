@@ -42,28 +42,9 @@ from pathlib import Path
 
 import pytest
 
-try:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from support.slurm import SlurmUnavailableError, accounting_enabled, ensure_local_slurm
-except ImportError:  # pragma: no cover - if tests/ becomes a package
-    from tests.support.slurm import SlurmUnavailableError, accounting_enabled, ensure_local_slurm
+from tests.support.slurm import SlurmUnavailableError, accounting_enabled, ensure_local_slurm
 
 pytestmark = pytest.mark.slurm
-
-
-@pytest.fixture(scope="module")
-def slurm_env() -> dict[str, str]:
-    try:
-        return ensure_local_slurm()
-    except SlurmUnavailableError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture
-def slurm(slurm_env, monkeypatch) -> dict[str, str]:
-    """Put SLURM_CONF/LOGNAME into os.environ for this test."""
-    for key, value in slurm_env.items():
-        monkeypatch.setenv(key, value)
-    return slurm_env
 
 
 def test_sbatch_wait_runs_python_job(slurm, tmp_path: Path) -> None:

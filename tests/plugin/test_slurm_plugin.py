@@ -9,24 +9,8 @@ import pytest
 import nipype_carbon  # noqa: F401 - registers the Carbon plugins
 from nipype_carbon import attribute_energy, load_session
 from tests.plugin import workflows
-from tests.support.slurm import SlurmUnavailableError, ensure_local_slurm
 
 pytestmark = pytest.mark.slurm
-
-
-@pytest.fixture(scope="module")
-def slurm_env() -> dict[str, str]:
-    try:
-        return ensure_local_slurm()
-    except SlurmUnavailableError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture
-def slurm(slurm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key, value in slurm_env.items():
-        monkeypatch.setenv(key, value)
-    return slurm_env
 
 
 def _batch_config(wf):  # type: ignore[no-untyped-def]

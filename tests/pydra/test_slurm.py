@@ -16,7 +16,7 @@ from pydra.engine.submitter import Submitter
 
 from nipype_carbon import attribute_energy, load_session
 from tests.pydra import KnownCosts
-from tests.support.slurm import START_SCRIPT, SlurmUnavailableError, ensure_local_slurm
+from tests.support.slurm import START_SCRIPT
 
 pytestmark = pytest.mark.slurm
 
@@ -60,19 +60,15 @@ def with_accounting(env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def slurm_env() -> dict[str, str]:
-    try:
-        return with_accounting(ensure_local_slurm())
-    except SlurmUnavailableError as exc:
-        pytest.skip(str(exc))
+def slurm_env(slurm_env: dict[str, str]) -> dict[str, str]:
+    """The shared local SLURM, with accounting: Pydra's slurm worker reads sacct."""
+    return with_accounting(slurm_env)
 
 
 @pytest.fixture
-def slurm(slurm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key, value in slurm_env.items():
-        monkeypatch.setenv(key, value)
+def slurm(slurm: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the jobs import tests.pydra's tasks
-    return slurm_env
+    return slurm
 
 
 def test_carbon_slurm_measures_each_task_inside_its_job(
