@@ -39,11 +39,11 @@ def _load(path: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory) -> dict:
-    """Run the non-upsampled example once with MultiProc and return its summary."""
+    """Run the non-upsampled example once with CarbonMultiProc and return its summary."""
     from dwi_pipeline.run import run
 
     base = tmp_path_factory.mktemp("dwi_example")
-    result = run(base, plugin="MultiProc", n_procs=2)
+    result = run(base, plugin="CarbonMultiProc", n_procs=2)
     result["base"] = str(base)
     return result
 
@@ -97,3 +97,66 @@ def test_confounds_are_sane(summary):
     assert summary["fd_average"] == pytest.approx(fd.mean(), rel=1e-6)
     motion = Path(summary["fd_file"]).parents[1] / "motion_params" / "motion.par"
     assert np.loadtxt(motion).shape == (n_volumes, 6)
+
+
+CONTRACT = ["node", "interface", "status", "start", "end", "duration_s", "cpu_s", "energy_j",
+            "energy_cpu_j", "energy_dram_j", "energy_gpu_j", "energy_idle_j", "emissions_g",
+            "method"]  # fmt: skip
+
+
+@needs_mrtrix
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".md", ".html", ".svg", ".png", ".txt"])
+def test_every_format_renders_from_the_saved_run(summary, tmp_path, suffix):
+    """Acceptance (issue 4): each format from one saved run of the example."""
+    from nipype_carbon.cli.main import main
+
+    carbon = Path(summary["base"]) / "work" / "dwi_carbon_example" / "carbon"
+    out = tmp_path / f"report{suffix}"
+    assert main(["report", str(carbon), "-o", str(out), "--region", "GB"]) == 0
+    data = out.read_bytes()
+    assert len(data) > 500
+    if suffix == ".png":
+        assert data.startswith(b"\x89PNG")
+    if suffix in (".html", ".svg"):
+        assert b"denoise_mrtrix" in data
+
+
+@needs_mrtrix
+def test_the_example_run_keeps_the_contracts(summary):
+    import pandas as pd
+
+    from nipype_carbon.report import build_report
+    from nipype_carbon.report.formats import render_json
+
+    carbon = Path(summary["base"]) / "work" / "dwi_carbon_example" / "carbon"
+    report = build_report(carbon, region="GB")
+    data = json.loads(render_json(report))
+    totals, nodes = data["totals"], data["nodes"]
+    assert list(pd.DataFrame(nodes).columns[: len(CONTRACT)]) == CONTRACT
+    assert sum(n["energy_j"] for n in nodes) + totals["unattributed_energy_j"] == pytest.approx(
+        totals["energy_j"]
+    )
+    names = {n["node"] for n in nodes}
+    assert {"dwi_carbon_example.diffusion.denoise_mrtrix",
+            "dwi_carbon_example.diffusion.denoise_dipy"} <= names  # fmt: skip
+    assert sum(1 for n in names if "._motion_correct" in n) == summary["bold_shape"][3]
+    quebec = build_report(carbon, region="CA-QC")
+    ratio = quebec.grid.intensity_g_per_kwh / report.grid.intensity_g_per_kwh
+    assert quebec.totals["energy_j"] == pytest.approx(report.totals["energy_j"])
+    assert quebec.totals["emissions_g"] == pytest.approx(report.totals["emissions_g"] * ratio)
+
+
+@needs_mrtrix
+def test_comparing_the_branches_names_the_cheaper_one_per_step(summary):
+    from nipype_carbon.report import build_report
+    from nipype_carbon.report.compare import compare_branches
+
+    carbon = Path(summary["base"]) / "work" / "dwi_carbon_example" / "carbon"
+    steps = compare_branches(
+        build_report(carbon),
+        ["denoise=denoise_mrtrix,denoise_dipy", "tensor=tensor_mrtrix+metrics_mrtrix,tensor_dipy"],
+    )
+    for step in steps:
+        assert all(e > 0 for e in step.energy_j.values())
+        cheaper = min(step.energy_j, key=step.energy_j.get)
+        assert step.cheapest == cheaper and step.verdict().startswith(f"{step.step}: {cheaper}")
