@@ -3,9 +3,11 @@
 Every task is measured where it runs and recorded in the same session format
 as the Nipype plugin, so every ``nipype-carbon`` report works unchanged.
 
->>> from pydra.engine.submitter import Submitter  # doctest: +SKIP
->>> with Submitter(worker="carbon", base="cf", n_procs=4, region="GB") as sub:  # doctest: +SKIP
-...     result = sub(my_workflow)
+Usage::
+
+    from pydra.engine.submitter import Submitter
+    with Submitter(worker="carbon", base="cf", n_procs=4, region="GB") as sub:
+        result = sub(my_workflow)
 
 Built on nipype_carbon's core; imports pydra, never nipype.
 """

@@ -32,11 +32,13 @@ class CarbonRecorder:
 
     Examples
     --------
-    >>> from pydra_carbon import CarbonRecorder
-    >>> carbon = CarbonRecorder("work/carbon", region="GB")  # doctest: +SKIP
-    >>> # in a workflow: workflow.add(Denoise(...), hooks=carbon.hooks("dwi.denoise"))
-    >>> with carbon, Submitter(worker="cf", cache_root="work") as sub:  # doctest: +SKIP
-    ...     sub(my_workflow)
+    ::
+
+        from pydra_carbon import CarbonRecorder
+        carbon = CarbonRecorder("work/carbon", region="GB")
+        workflow.add(Denoise(...), hooks=carbon.hooks("dwi.denoise"))  # in a workflow
+        with carbon, Submitter(worker="cf", cache_root="work") as sub:
+            sub(my_workflow)
     """
 
     def __init__(

@@ -86,9 +86,11 @@ class CarbonWorker(Worker):
 
     Examples
     --------
-    >>> from pydra.engine.submitter import Submitter
-    >>> with Submitter(worker="carbon", base="cf", n_procs=2, region="GB") as sub:  # doctest: +SKIP
-    ...     result = sub(my_workflow)
+    ::
+
+        from pydra.engine.submitter import Submitter
+        with Submitter(worker="carbon", base="cf", n_procs=2, region="GB") as sub:
+            result = sub(my_workflow)
     """
 
     _plugin_name = "carbon"

@@ -1,8 +1,9 @@
 """The Nipype adapter: ``Carbon<Name>`` plugins that meter every node.
 
->>> import nipype_carbon  # doctest: +SKIP
->>> args = {"n_procs": 8, "region": "CA-QC"}
->>> wf.run(plugin="CarbonMultiProc", plugin_args=args)  # doctest: +SKIP
+Usage::
+
+    import nipype_carbon
+    wf.run(plugin="CarbonMultiProc", plugin_args={"n_procs": 8, "region": "CA-QC"})
 """
 
 from nipype_carbon.plugin.runner import CarbonPlugin

@@ -2,9 +2,12 @@
 
 Everything here reads saved sessions only; nothing imports a meter or an engine.
 
->>> from nipype_carbon.report import build_report  # doctest: +SKIP
->>> report = build_report("work/wf/carbon", region="CA-QC")  # doctest: +SKIP
->>> report.nodes.head()  # a pandas DataFrame, one row per node  # doctest: +SKIP
+Usage (a saved run)::
+
+    from nipype_carbon.report import build_report
+    report = build_report("work/wf/carbon", region="CA-QC")
+    report.nodes.head()          # a pandas DataFrame, one row per node
+    report.interfaces().head()   # per-interface totals
 """
 
 from nipype_carbon.report.model import Report, build_report, interface_frame, node_frame
