@@ -3,10 +3,23 @@
 # MRtrix3 (example pipeline), graphviz (workflow graph), chromium (HTML report test),
 # slurm-wlm + munge (local SLURM for the batch tests), mariadb-server (SLURM accounting,
 # which Pydra's slurm worker needs for sacct).
+#
+# Usage: install-system-deps.sh [PACKAGE ...]   (default: all of the above)
 set -euo pipefail
 
-PACKAGES=(mrtrix3 graphviz chromium slurm-wlm munge mariadb-server)
-COMMANDS=(dwidenoise dot chromium slurmctld munged mariadbd)
+declare -A COMMAND_OF=(
+    [mrtrix3]=dwidenoise [graphviz]=dot [chromium]=chromium
+    [slurm-wlm]=slurmctld [munge]=munged [mariadb-server]=mariadbd
+)
+if [ $# -gt 0 ]; then
+    PACKAGES=("$@")
+else
+    PACKAGES=(mrtrix3 graphviz chromium slurm-wlm munge mariadb-server)
+fi
+COMMANDS=()
+for package in "${PACKAGES[@]}"; do
+    COMMANDS+=("${COMMAND_OF[$package]:?unknown package $package}")
+done
 
 missing=()
 for i in "${!PACKAGES[@]}"; do

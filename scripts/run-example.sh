@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do
 done
 
 python3 -m pip install --quiet -e .
+bash scripts/install-system-deps.sh mrtrix3 graphviz   # the pipeline's tools; the graph
 bash scripts/install-example-deps.sh
 
 ARGS=(--base-dir "$BASE_DIR" --plugin CarbonMultiProc --n-procs "$(nproc)")

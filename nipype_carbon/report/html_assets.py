@@ -37,8 +37,10 @@ SCRIPT = """(function () {
     var nodes = data.nodes;
     body.setAttribute("data-nodes", String(nodes.data.length));
     var cell = function (v) {
-      v = v === null ? "" : String(v);
-      return /[",\\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+      var text = v === null ? "" : String(v);
+      // names are the user's: keep a spreadsheet from reading one as a formula
+      if (typeof v === "string" && /^[=+\\-@]/.test(text)) { text = "'" + text; }
+      return /[",\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
     };
     document.getElementById("nc-csv").addEventListener("click", function () {
       var rows = [nodes.columns].concat(nodes.data).map(function (r) {
