@@ -16,6 +16,9 @@ from nipype_carbon.plugin import CarbonPlugin
 from tests.fakes.powercap import FakePowercap
 from tests.plugin import workflows
 
+#: the most CPU a worker may spend on its own for one node in these tests
+WORKER_OVERHEAD_S = 0.4
+
 
 def _session(base: Path, workflow: str):  # type: ignore[no-untyped-def]
     return load_session(base / workflow / "carbon")
@@ -26,19 +29,21 @@ def test_known_cpu_costs_land_on_the_right_nodes_with_two_workers(tmp_path: Path
     wf.run(plugin="CarbonMultiProc", plugin_args={"n_procs": 2, "sample_interval_s": 0.2})
     session = _session(tmp_path, "known")
     cpu = {n: r.measurement["cpu_s"] for n, r in session.nodes.items() if r.measurement}
-    assert cpu["known.burn_a"] == pytest.approx(1.0, abs=0.1)
-    assert cpu["known.burn_b"] == pytest.approx(0.5, abs=0.1)
-    assert cpu["known.after"] == pytest.approx(0.4, abs=0.1)
+    # each node's CPU: its known cost, plus the worker's own work for that node (unpickling,
+    # hashing, writing results; more for the first node of a fresh worker process)
     child = workflows.child_cpu_s(tmp_path / "known" / "cli")
-    assert child >= 0.8
-    assert child <= cpu["known.cli"] <= child + 0.15  # the child's CPU counts for its node
+    known = {"known.burn_a": 1.0, "known.burn_b": 0.5, "known.after": 0.4, "known.cli": child}
+    for name, cost_s in known.items():
+        assert cost_s <= cpu[name] <= cost_s + WORKER_OVERHEAD_S, (name, cpu[name])
+    assert child >= 0.8  # the command-line child's CPU counts for its node
     assert session.nodes["known.cli"].interface == "nipype.interfaces.base.core.CommandLine"
     assert session.nodes["known.burn_a"].extra["function"] == "burn"
     assert ("known.burn_a", "known.after") in session.edges
     result = attribute_energy(session)
     energy = {n: e.energy_cpu_j for n, e in result.nodes.items()}
-    assert energy["known.burn_a"] == pytest.approx(2 * energy["known.burn_b"], rel=0.15)
-    assert energy["known.burn_a"] > energy["known.cli"] > energy["known.burn_b"]
+    ratio = cpu["known.burn_a"] / cpu["known.burn_b"]
+    assert energy["known.burn_a"] / energy["known.burn_b"] == pytest.approx(ratio, rel=0.1)
+    assert energy["known.burn_a"] > energy["known.burn_b"] > 0
     assert {e.method for n, e in result.nodes.items() if n in cpu} == {"model"}
     scheduler = session.nodes["known.(scheduler)"]
     assert scheduler.extra["kind"] == "orchestration" and scheduler.measurement["cpu_s"] > 0
@@ -52,7 +57,7 @@ def test_multiproc_under_every_start_method(tmp_path: Path, method: str) -> None
     ran = {n for n, r in session.nodes.items() if r.status == "ran" and r.measurement}
     assert {"known.burn_a", "known.burn_b", "known.cli", "known.after"} <= ran
     child = workflows.child_cpu_s(tmp_path / "known" / "cli")
-    assert child <= session.nodes["known.cli"].measurement["cpu_s"] <= child + 0.15
+    assert child <= session.nodes["known.cli"].measurement["cpu_s"] <= child + WORKER_OVERHEAD_S
 
 
 def test_linear_records_every_node_and_outputs_match_the_base_plugin(tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ from tests.plugin import workflows
 
 pytestmark = pytest.mark.slurm
 
+#: the most CPU a batch job may spend on its own for one node (loading the pickled node)
+JOB_OVERHEAD_S = 0.5
+
 
 def _batch_config(wf):  # type: ignore[no-untyped-def]
     wf.config["execution"].update({"poll_sleep_duration": 0.5, "job_finished_timeout": 30})
@@ -42,9 +45,10 @@ def test_carbon_slurm_measures_each_node_inside_its_job(slurm, tmp_path: Path) -
     names = ["known.burn_a", "known.burn_b", "known.cli", "known.after"]
     _check_measured_in_jobs(session, names)
     cpu = {n: session.nodes[n].measurement["cpu_s"] for n in names}
-    assert cpu["known.burn_a"] == pytest.approx(1.0, abs=0.15)
+    # a job is a fresh process: its own start-up is part of the node, within the bound
+    assert 1.0 <= cpu["known.burn_a"] <= 1.0 + JOB_OVERHEAD_S
     child = workflows.child_cpu_s(tmp_path / "known" / "cli")
-    assert child <= cpu["known.cli"] <= child + 0.2
+    assert child <= cpu["known.cli"] <= child + JOB_OVERHEAD_S
     result = attribute_energy(session)
     assert result.nodes["known.burn_a"].energy_cpu_j > result.nodes["known.burn_b"].energy_cpu_j > 0
     assert session.nodes[_scheduler(session)].extra["batch"] is True

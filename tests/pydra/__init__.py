@@ -12,6 +12,15 @@ from pydra.compose import python, shell, workflow
 
 from tests.workloads import BURN_SNIPPET
 
+#: the most CPU a worker may spend on its own for one task (hashing, pickling results; more
+#: for the first task of a fresh worker process)
+WORKER_OVERHEAD_S = 0.4
+
+
+def costs_about(cpu_s: float, cost_s: float) -> bool:
+    """A task's recorded CPU: its known cost, plus at most the worker's own share."""
+    return cost_s - 0.01 <= cpu_s <= cost_s + WORKER_OVERHEAD_S
+
 
 def burn_for(seconds: float) -> None:
     """Spin until this process has used ``seconds`` of CPU."""

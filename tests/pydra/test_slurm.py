@@ -15,7 +15,7 @@ import pytest
 from pydra.engine.submitter import Submitter
 
 from nipype_carbon import attribute_energy, load_session
-from tests.pydra import KnownCosts
+from tests.pydra import KnownCosts, costs_about
 from tests.support.slurm import START_SCRIPT
 
 pytestmark = pytest.mark.slurm
@@ -95,9 +95,9 @@ def test_carbon_slurm_measures_each_task_inside_its_job(
         jobs.add(record.extra["batch_job_id"])
     assert len(jobs) == len(names) + 1  # one job each: measured inside the job
     cpu = {n: session.nodes[n].measurement["cpu_s"] for n in names}
-    assert cpu["KnownCosts.burn_a"] == pytest.approx(1.0, abs=0.15)
-    assert cpu["KnownCosts.cli"] == pytest.approx(0.5, abs=0.15)
-    assert cpu["KnownCosts.burn_s[1]"] == pytest.approx(0.3, abs=0.15)
+    assert costs_about(cpu["KnownCosts.burn_a"], 1.0)
+    assert costs_about(cpu["KnownCosts.cli"], 0.5)
+    assert costs_about(cpu["KnownCosts.burn_s[1]"], 0.3)
     scheduler = session.nodes["KnownCosts.(scheduler)"]
     assert scheduler.extra["batch"] is True and scheduler.measurement is None
     assert session.metadata["base"] == "slurm"
