@@ -32,11 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.records import COMPONENTS, Domain
+from nipype_carbon.records import COMPONENTS, IDLE_MODES, Domain
 from nipype_carbon.session import HostRecord, NodeRecord, Session
 from nipype_carbon.timeline import HostTimeline, NodeSeries, build_timeline, node_series
-
-IDLE_MODES = ("separate", "shared")
 
 
 @dataclass

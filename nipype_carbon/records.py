@@ -13,6 +13,8 @@ Component = Literal["cpu", "dram", "gpu"]
 DomainKind = Literal["counter", "power"]
 
 COMPONENTS: tuple[Component, ...] = ("cpu", "dram", "gpu")
+#: baseline power reported apart, or shared among the nodes running
+IDLE_MODES = ("separate", "shared")
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from typing import Any
 
 from nipype_carbon.carbon import DEFAULT_PUE, check_pue, resolve_intensity
 from nipype_carbon.meters.model import DEFAULT_CPU_IDLE_FRACTION, DEFAULT_MEMORY_W_PER_GB
+from nipype_carbon.records import IDLE_MODES
 
 ENV_PREFIX = "NIPYPE_CARBON_"
-IDLE_MODES = ("separate", "shared")
 
 
 class SettingsError(ValueError):

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.report.test_tables import CONTRACT  # the contract, stated once
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 if str(EXAMPLES) not in sys.path:
     sys.path.insert(0, str(EXAMPLES))
@@ -97,11 +99,6 @@ def test_confounds_are_sane(summary):
     assert summary["fd_average"] == pytest.approx(fd.mean(), rel=1e-6)
     motion = Path(summary["fd_file"]).parents[1] / "motion_params" / "motion.par"
     assert np.loadtxt(motion).shape == (n_volumes, 6)
-
-
-CONTRACT = ["node", "interface", "status", "start", "end", "duration_s", "cpu_s", "energy_j",
-            "energy_cpu_j", "energy_dram_j", "energy_gpu_j", "energy_idle_j", "emissions_g",
-            "method"]  # fmt: skip
 
 
 @needs_mrtrix

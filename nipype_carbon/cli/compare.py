@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nipype_carbon.cli.options import add_render_options
 from nipype_carbon.report.compare import (
     compare_branches,
     interfaces_frame,
@@ -36,10 +37,7 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         help="branches to weigh within the (first) run, e.g. denoise=mrtrix,dipy",
     )
-    grid = p.add_mutually_exclusive_group()
-    grid.add_argument("--region", help="grid region for every run (ISO code)")
-    grid.add_argument("--intensity", type=float, help="grid intensity for every run, gCO2e/kWh")
-    p.add_argument("--pue", type=float, help="PUE for every run")
+    add_render_options(p, idle=False, scope=" for every run")
     p.add_argument("--top", type=int, default=15, help="rows of the node and interface tables")
     return p
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from nipype_carbon.cli.options import add_render_options
 from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.graph_units import COLLAPSE_MODES
 from nipype_carbon.report.model import build_report
@@ -23,11 +24,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nipype-carbon graph", description=__doc__)
     p.add_argument("run", help="carbon directory or session file")
     p.add_argument("-o", "--output", required=True, help="graph.svg, graph.png or graph.dot")
-    grid = p.add_mutually_exclusive_group()
-    grid.add_argument("--region", help="grid region, ISO code (GB, CA-QC, US-CA, WORLD)")
-    grid.add_argument("--intensity", type=float, help="grid intensity, gCO2e/kWh")
-    p.add_argument("--pue", type=float, help="power usage effectiveness (>= 1.0)")
-    p.add_argument("--idle", choices=("separate", "shared"), help="baseline power: apart or shared")
+    add_render_options(p)
     p.add_argument(
         "--collapse",
         choices=COLLAPSE_MODES,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from nipype_carbon.cli.options import add_render_options
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
 from nipype_carbon.session import SessionError
@@ -22,12 +23,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nipype-carbon report", description=__doc__)
     p.add_argument("run", help="carbon directory or session file")
     p.add_argument("-o", "--output", help="write to FILE; the format follows its extension")
-    grid = p.add_mutually_exclusive_group()
-    grid.add_argument("--region", help="grid region, ISO code (GB, CA-QC, US-CA, WORLD)")
-    grid.add_argument("--intensity", type=float, help="grid intensity, gCO2e/kWh")
-    p.add_argument("--pue", type=float, help="power usage effectiveness (>= 1.0)")
+    add_render_options(p)
     p.add_argument("--top", type=int, default=10, help="hottest nodes to list (default 10)")
-    p.add_argument("--idle", choices=("separate", "shared"), help="baseline power: apart or shared")
     p.add_argument("--cohort", type=int, metavar="N", help="project this run over N subjects")
     return p
 
