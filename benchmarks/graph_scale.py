@@ -22,12 +22,13 @@ import random
 import time
 from pathlib import Path
 
-from nipype_carbon.meters.base import Domain, MeterInfo
-from nipype_carbon.nodemeter import Measurement
+from nipype_carbon.measure.measurement import Domain, Measurement
+from nipype_carbon.measure.meters.base import MeterInfo
+from nipype_carbon.record.records import HostRecord, NodeRecord
+from nipype_carbon.record.session import Session
 from nipype_carbon.report import build_report
 from nipype_carbon.report.graph import graph_dot, render_graph
-from nipype_carbon.report.graph_units import graph_units
-from nipype_carbon.session import HostRecord, NodeRecord, Session
+from nipype_carbon.report.graph_layout import graph_units
 
 HOST, IDLE_W, J_PER_CPU_S, DRAM_W = "bench", 20.0, 6.0, 5.0
 

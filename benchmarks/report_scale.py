@@ -34,10 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import itertools
 
-from nipype_carbon.records import Domain, Measurement
+from nipype_carbon.measure.measurement import Domain, Measurement
+from nipype_carbon.record.records import HostRecord, NodeRecord
+from nipype_carbon.record.session import Session, load_session
 from nipype_carbon.report import build_report
 from nipype_carbon.report.model import Report, node_frame
-from nipype_carbon.session import HostRecord, NodeRecord, Session, load_session
 
 T0 = 1.8e9
 MEMORY_B = 64 * 1024**3
@@ -207,7 +208,7 @@ def run(n_nodes: int, n_hosts: int) -> dict[str, float]:
     _optional_steps(report, results)
     timed("CSV (nodes.to_csv)", lambda: report.nodes.to_csv(index=False), results)
     timed("JSON (totals + nodes)", lambda: _json(report), results)
-    from nipype_carbon.report.timeline import timeline_svg
+    from nipype_carbon.report.power_timeline import timeline_svg
 
     svg = timed("timeline SVG", lambda: timeline_svg(report), results)
     print(f"  timeline {len(svg) / 1e3:.0f} kB")

@@ -1,34 +1,61 @@
 """nipype-carbon: per-node energy and carbon profiles of neuroimaging workflows.
 
-The core (meters, node meter, session, attribution, carbon) imports neither
-nipype nor pydra; the engine adapters live in their own subpackages.
+The package is laid out by stage, each importing only the stages below it::
+
+    plugin/ (Nipype adapter), cli/      the engines and the user
+    report/                             one report model and its renderers
+    analyse/                            host timelines, attribution, carbon
+    record/                             run recorder, spool, session, settings
+    measure/                            meters, node meter, process tree, host
+    reference/                          shipped tables: rated power, grid intensity
+
+The Pydra adapter is the sibling package ``pydra_carbon``. The core (all but
+the adapters) imports neither nipype nor pydra. The public names below are
+loaded on first use, so ``import nipype_carbon`` stays cheap; importing it
+registers the ``Carbon<Name>`` plugin names with nipype (when nipype loads,
+without importing it).
 """
 
-from nipype_carbon._version import __version__
-from nipype_carbon.attribution import AttributionResult, attribute_energy
-from nipype_carbon.carbon import GridIntensity, UnknownRegionError, resolve_intensity
-from nipype_carbon.nodemeter import Measurement, NodeMeter
+from __future__ import annotations
 
-# ``Carbon<Name>`` plugins for nipype, registered when nipype loads (no nipype import here)
-from nipype_carbon.plugin_hook import install as _install_nipype_plugins
-from nipype_carbon.session import NodeRecord, Session, SessionError, load_session
-from nipype_carbon.settings import CarbonSettings, SettingsError
+import importlib
+from typing import Any
+
+from nipype_carbon._version import __version__ as __version__
+from nipype_carbon.plugin.hook import install as _install_nipype_plugins
+
+#: public name -> module that defines it
+_PUBLIC = {
+    "AttributionResult": "nipype_carbon.analyse.attribution",
+    "attribute_energy": "nipype_carbon.analyse.attribution",
+    "emissions_g": "nipype_carbon.analyse.carbon",
+    "GridIntensity": "nipype_carbon.reference.grids",
+    "UnknownRegionError": "nipype_carbon.reference.grids",
+    "resolve_intensity": "nipype_carbon.reference.grids",
+    "Measurement": "nipype_carbon.measure.measurement",
+    "NodeMeter": "nipype_carbon.measure.nodemeter",
+    "NodeRecord": "nipype_carbon.record.records",
+    "Session": "nipype_carbon.record.session",
+    "SessionError": "nipype_carbon.record.session",
+    "load_session": "nipype_carbon.record.session",
+    "CarbonSettings": "nipype_carbon.record.settings",
+    "SettingsError": "nipype_carbon.record.settings",
+}
+
+__all__ = sorted([*_PUBLIC, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nipype_carbon' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
 
 _install_nipype_plugins()
-
-__all__ = [
-    "AttributionResult",
-    "CarbonSettings",
-    "GridIntensity",
-    "Measurement",
-    "NodeMeter",
-    "NodeRecord",
-    "Session",
-    "SessionError",
-    "SettingsError",
-    "UnknownRegionError",
-    "__version__",
-    "attribute_energy",
-    "load_session",
-    "resolve_intensity",
-]

@@ -26,9 +26,10 @@ from typing import Any
 
 from pydra.utils.general import is_workflow
 
-from nipype_carbon.hostinfo import host_name
-from nipype_carbon.session import NodeRecord, Session, load_session
-from pydra_carbon.jobs import interface_name, job_name, join, task_extra
+from nipype_carbon.measure.host import host_name
+from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.session import Session, load_session
+from pydra_carbon.metered import interface_name, job_name, join, task_extra
 
 WORKFLOW_EVENT = "pydra_workflow"
 #: record facts that describe one execution, not the task: not copied to cached records
@@ -70,7 +71,9 @@ def _record_skipped_jobs(session: Session, node: Any, path: str, previous: list[
             workflow_cached(session, job, name, previous)
             continue
         now = time.time()
-        record = NodeRecord(name, "cached", now, now, host_name(), interface_name(job.task), path)
+        record = NodeRecord(
+            name, "cached", now, now, host_name(), interface=interface_name(job.task), workflow=path
+        )
         record.extra = {**task_extra(job.task), "pydra_node": job.name, "found_by": "checksum"}
         if job.state_index is not None:
             parent = join(path, job.name)
@@ -97,7 +100,9 @@ def add_split_parents(session: Session, parents: Iterable[str], workflow: str) -
         status = "failed" if "failed" in statuses else "ran" if "ran" in statuses else "cached"
         first = states[0]
         start, end = min(r.start for r in states), max(r.end for r in states)
-        record = NodeRecord(parent, status, start, end, host_name(), first.interface, workflow)
+        record = NodeRecord(
+            parent, status, start, end, host_name(), interface=first.interface, workflow=workflow
+        )
         record.extra = {
             "mapnode": True,
             "states": len(states),
@@ -127,7 +132,9 @@ def workflow_cached(session: Session, job: Any, path: str, previous: list[Path])
         return
     now = time.time()
     name = path or type(job.task).__name__
-    record = NodeRecord(name, "cached", now, now, host_name(), interface_name(job.task), path)
+    record = NodeRecord(
+        name, "cached", now, now, host_name(), interface=interface_name(job.task), workflow=path
+    )
     record.extra = {"kind": "workflow", "task_type": "workflow", "found_by": "workflow cache"}
     session.add_node(record)
 
@@ -161,7 +168,9 @@ def _copy_as_cached(session: Session, earlier: Session, old: str, new: str, sour
             extra["mapnode_parent"] = rebase(str(extra["mapnode_parent"]), old, new)
         extra.update(found_by="workflow cache", cached_from=source)
         workflow = new if record.workflow == old else (rebase(record.workflow, old, new) or new)
-        copy = NodeRecord(name, "cached", now, now, host_name(), record.interface, workflow)
+        copy = NodeRecord(
+            name, "cached", now, now, host_name(), interface=record.interface, workflow=workflow
+        )
         copy.extra = extra
         session.add_node(copy)
     edges = [(rebase(a, old, new), rebase(b, old, new)) for a, b in earlier.edges]

@@ -8,12 +8,12 @@ and spools the record in ``post_run_task``; in ``pre_run`` it notes a cache
 hit (a stored result that Pydra will return without running the task), which
 a real run replaces. The task's own hooks still run, outside the meter.
 
-Jobs the carbon worker meters already (:func:`pydra_carbon.jobs.is_metered`)
+Jobs the carbon worker meters already (:func:`pydra_carbon.metered.is_metered`)
 are not metered twice: their hooks only pass the calls on.
 
 Examples
 --------
->>> from nipype_carbon.runtime import RunContext
+>>> from nipype_carbon.record.noderun import RunContext
 >>> hooks = TaskMeter(RunContext("/tmp/spool"), name="dwi.denoise").task_hooks()
 >>> type(hooks).__name__
 'TaskHooks'
@@ -27,8 +27,8 @@ from typing import Any
 
 from pydra.engine.hooks import TaskHooks
 
-from nipype_carbon.runtime import NodeRun, RunContext
-from pydra_carbon.jobs import interface_name, is_metered, job_name, task_extra
+from nipype_carbon.record.noderun import NodeRun, RunContext
+from pydra_carbon.metered import interface_name, is_metered, job_name, task_extra
 
 logger = logging.getLogger("pydra.carbon.hooks")
 

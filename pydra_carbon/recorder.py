@@ -1,7 +1,10 @@
 """Metering chosen tasks only: a run recorder for tasks that carry carbon hooks.
 
-The run itself (session, spool, scheduler record, end event, summary) is the
-core's :class:`~nipype_carbon.recorder.RunRecorder`, shared with the Nipype plugin.
+:class:`CarbonRecorder` *is* the core's run recorder
+(:class:`~nipype_carbon.record.recorder.RunRecorder`, shared with the Nipype
+plugin: session, spool, scheduler record, end event), made from carbon
+settings given as keywords, used as a context manager around a submission,
+and able to hand out hooks for the tasks to meter.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from nipype_carbon.recorder import RunRecorder
-from nipype_carbon.session import Session
-from nipype_carbon.settings import CarbonSettings
+from nipype_carbon.record.recorder import RunRecorder
+from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.report.summary import log_run_summary
 
 logger = logging.getLogger("pydra.carbon")  # where Pydra users already look
 
 
-class CarbonRecorder:
+class CarbonRecorder(RunRecorder):
     """A metered run for tasks that carry carbon hooks, with any Pydra worker.
 
     Parameters
@@ -44,19 +47,14 @@ class CarbonRecorder:
     def __init__(
         self, carbon_dir: str | Path | None = None, name: str = "pydra", **settings: Any
     ) -> None:
-        self.settings = CarbonSettings.from_mapping(settings)
-        where = carbon_dir or self.settings.carbon_dir or Path.cwd() / "carbon"
-        self.recorder = RunRecorder(
-            self.settings,
-            where,
+        carbon = CarbonSettings.from_mapping(settings)
+        super().__init__(
+            carbon,
+            carbon_dir or carbon.carbon_dir or Path.cwd() / "carbon",
             {"engine": "pydra", "workflow": name, "worker": "hooks"},
             scheduler="pydra_carbon.CarbonRecorder",
             logger=logger,
         )
-
-    @property
-    def session(self) -> Session | None:
-        return self.recorder.session
 
     def hooks(self, name: str | None = None, then: Any = None) -> Any:
         """Pydra ``TaskHooks`` that meter the task they are attached to.
@@ -66,10 +64,10 @@ class CarbonRecorder:
         """
         from pydra_carbon.hooks import TaskMeter
 
-        return TaskMeter(self.recorder.context, name, then).task_hooks()
+        return TaskMeter(self.context, name, then).task_hooks()
 
     def __enter__(self) -> CarbonRecorder:
-        self.recorder.start()
+        self.start()
         return self
 
     def __exit__(
@@ -78,4 +76,5 @@ class CarbonRecorder:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.recorder.finish(exc)
+        self.finish(exc)
+        log_run_summary(self.session, logger)

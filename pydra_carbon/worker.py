@@ -3,7 +3,7 @@
 ``Submitter(worker="carbon", base="cf", n_procs=4, region="GB")`` builds the
 base worker (``cf``) from the keywords that are not carbon settings and lets it
 do what it always does. Every leaf job it is handed carries a metered ``run``
-(:mod:`pydra_carbon.jobs`), so the task is measured where it runs; each
+(:mod:`pydra_carbon.metered`), so the task is measured where it runs; each
 top-level submission gets a session (:mod:`pydra_carbon.recorder`); workflow
 jobs, which Pydra runs in the submitting process, add the graph
 (:mod:`pydra_carbon.graph`).
@@ -26,10 +26,11 @@ import pydra.engine  # noqa: F401 - pydra.workers.base cannot be the first pydra
 from pydra.utils.general import is_workflow
 from pydra.workers.base import Worker
 
-from nipype_carbon.recorder import RunRecorder
-from nipype_carbon.settings import CarbonSettings
+from nipype_carbon.record.recorder import RunRecorder
+from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.report.summary import log_run_summary
 from pydra_carbon import graph
-from pydra_carbon.jobs import attach, implicit_split, interface_name, job_name
+from pydra_carbon.metered import attach, implicit_split, interface_name, job_name
 
 logger = logging.getLogger("pydra.carbon")  # where Pydra users already look
 
@@ -48,7 +49,7 @@ def base_worker(base: str | type | Any, kwargs: dict[str, Any]) -> Any:
             raise TypeError(f"base is a worker object: {sorted(kwargs)} cannot be applied")
         return base
     cls = Worker.plugin(base) if isinstance(base, str) else base
-    if not (isinstance(cls, type) and issubclass(cls, Worker)) or cls is CarbonWorker:
+    if not (isinstance(cls, type) and issubclass(cls, Worker)) or cls.plugin_name() == "carbon":  # type: ignore[attr-defined]
         raise ValueError(f"base must name or be a pydra worker other than carbon, not {base!r}")
     return cls(**kwargs)
 
@@ -76,7 +77,7 @@ class CarbonWorker(Worker):
         with ``pydra-workers-dask`` installed, ...).
     **kwargs
         Carbon settings (``region``, ``pue``, ``intensity_g_per_kwh``, ``carbon_dir``,
-        ``sample_interval_s``, ...; see :class:`~nipype_carbon.settings.CarbonSettings`),
+        ``sample_interval_s``, ...; see :class:`~nipype_carbon.record.settings.CarbonSettings`),
         then the base worker's own arguments (``n_procs``, ``sbatch_args``, ...).
 
     Raises
@@ -196,6 +197,7 @@ class CarbonWorker(Worker):
             recorder, self.recorder, self._active = self.recorder, None, False
             if recorder is not None:
                 recorder.finish(failed)
+                log_run_summary(recorder.session, logger)
 
     def _open(self, job: Any) -> RunRecorder | None:
         name = type(implicit_split(job.task) or job.task).__name__

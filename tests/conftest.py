@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from nipype_carbon.nodemeter import SAMPLER_THREAD_NAME
+from nipype_carbon.measure.nodemeter import SAMPLER_THREAD_NAME
 
 # nipype's and pydra's version checks (etelemetry) ask a web server: not in tests
 os.environ.setdefault("NO_ET", "1")

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nipype_carbon.meters.base import Domain, MeterInfo
-from nipype_carbon.nodemeter import Measurement
-from nipype_carbon.session import HostRecord, NodeRecord, Session
+from nipype_carbon.measure.measurement import Domain, Measurement
+from nipype_carbon.measure.meters.base import MeterInfo
+from nipype_carbon.record.records import HostRecord, NodeRecord
+from nipype_carbon.record.session import Session
 
 MEMORY_B = 16 * 1024**3
 

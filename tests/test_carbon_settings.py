@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from nipype_carbon.carbon import (
+from nipype_carbon.analyse.carbon import emissions_g
+from nipype_carbon.record.settings import CarbonSettings, SettingsError
+from nipype_carbon.reference.grids import (
     UnknownRegionError,
     check_pue,
-    emissions_g,
     intensity_table,
     resolve_intensity,
 )
-from nipype_carbon.settings import CarbonSettings, SettingsError
 
 
 def test_shipped_regions_have_sources() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from nipype_carbon.meters import EnergyMeter, ModelMeter, RaplMeter
-from nipype_carbon.meters.nvml import NvmlMeter
-from nipype_carbon.meters.pyrapl import PyRaplMeter
+from nipype_carbon.measure.meters import EnergyMeter, ModelMeter, RaplMeter
+from nipype_carbon.measure.meters.nvml import NvmlMeter
+from nipype_carbon.measure.meters.pyrapl import PyRaplMeter
 from tests.fakes.nvml import FakeGpu, FakeNvml
 from tests.fakes.powercap import intel_server
 from tests.fakes.pyrapl import FakeRaplSensor, ManualClock

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from nipype_carbon import Measurement, NodeMeter, NodeRecord, Session, attribute_energy
-from nipype_carbon.meters import Domain, EnergyMeter, ModelMeter
-from nipype_carbon.nodemeter import SAMPLER_THREAD_NAME
+from nipype_carbon.measure.measurement import Domain
+from nipype_carbon.measure.meters import EnergyMeter, ModelMeter
+from nipype_carbon.measure.nodemeter import SAMPLER_THREAD_NAME
 from tests import workloads
 
 

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from nipype_carbon import NodeMeter, NodeRecord, Session, attribute_energy
-from nipype_carbon.meters import MeterAbsent, MeterPermissionDenied, RaplMeter, select_meters
-from nipype_carbon.meters.rapl import POWERCAP_ROOT_ENV
+from nipype_carbon.measure.meters import (
+    MeterAbsent,
+    MeterPermissionDenied,
+    RaplMeter,
+    select_meters,
+)
+from nipype_carbon.measure.meters.rapl import POWERCAP_ROOT_ENV
 from tests.fakes.powercap import FakePowercap, intel_server
 
 

@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from nipype_carbon.meters import ModelMeter
-from nipype_carbon.nodemeter import NodeMeter
+from nipype_carbon.measure.meters import ModelMeter
+from nipype_carbon.measure.nodemeter import NodeMeter
 
 BURN_SNIPPET = (
     "import resource, time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\n"

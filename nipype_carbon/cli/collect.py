@@ -12,8 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from nipype_carbon.session import SessionError, load_session, session_files
-from nipype_carbon.spool import drain
+from nipype_carbon.record.session import SessionError, load_session, session_files
+from nipype_carbon.record.spool import drain
 
 
 def main(argv: Sequence[str] | None = None) -> int:

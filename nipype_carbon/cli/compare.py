@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
     interfaces_frame,
@@ -24,7 +25,6 @@ from nipype_carbon.report.compare import (
     verdict,
 )
 from nipype_carbon.report.model import Report, build_report
-from nipype_carbon.session import SessionError
 
 
 def parser() -> argparse.ArgumentParser:

@@ -12,10 +12,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from nipype_carbon.carbon import resolve_intensity
-from nipype_carbon.hostinfo import HostInfo
-from nipype_carbon.meters.factory import MeterSelection, select_meters
-from nipype_carbon.settings import CarbonSettings, SettingsError
+from nipype_carbon.measure.host import HostInfo
+from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
+from nipype_carbon.record.settings import CarbonSettings, SettingsError
+from nipype_carbon.reference.grids import resolve_intensity
 
 LOOKED_FOR = {
     "rapl": "RAPL energy counters (powercap sysfs)",

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
-from nipype_carbon.report.graph_units import COLLAPSE_MODES
+from nipype_carbon.report.graph_layout import COLLAPSE_MODES
 from nipype_carbon.report.model import build_report
-from nipype_carbon.session import SessionError
 
 
 def parser() -> argparse.ArgumentParser:

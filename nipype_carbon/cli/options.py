@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nipype_carbon.records import IDLE_MODES
+from nipype_carbon.record.settings import IDLE_MODES
 
 
 def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope: str = "") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from nipype_carbon.carbon import intensity_table
+from nipype_carbon.reference.grids import intensity_table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"[{grid.source}; {grid.licence}]"
         )
     print(
-        f"\n{len(rows)} zone(s). Data: nipype_carbon/data/README.md (CC BY 4.0 needs attribution)."
+        f"\n{len(rows)} zone(s). Data: nipype_carbon/reference/data/README.md "
+        "(CC BY 4.0 needs attribution)."
     )
     return 0

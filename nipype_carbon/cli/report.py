@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
-from nipype_carbon.session import SessionError
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,9 +4,26 @@ Usage::
 
     import nipype_carbon
     wf.run(plugin="CarbonMultiProc", plugin_args={"n_procs": 8, "region": "CA-QC"})
+
+Modules: :mod:`~nipype_carbon.plugin.runner` (``CarbonPlugin``, the run),
+:mod:`~nipype_carbon.plugin.metered` (what travels with each node),
+:mod:`~nipype_carbon.plugin.hook` (plugin names made known to nipype). This
+package imports nipype only when ``CarbonPlugin`` is asked for, so the hook
+can be installed without loading nipype.
 """
 
-from nipype_carbon.plugin.runner import CarbonPlugin
-from nipype_carbon.plugin_hook import install, register
+from __future__ import annotations
+
+from typing import Any
+
+from nipype_carbon.plugin.hook import install, register
 
 __all__ = ["CarbonPlugin", "install", "register"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CarbonPlugin":
+        from nipype_carbon.plugin.runner import CarbonPlugin
+
+        return CarbonPlugin
+    raise AttributeError(f"module 'nipype_carbon.plugin' has no attribute {name!r}")

@@ -20,7 +20,7 @@ from typing import Any
 
 from nipype.pipeline.engine import MapNode, Node
 
-from nipype_carbon.runtime import NodeRun, RunContext
+from nipype_carbon.record.noderun import NodeRun, RunContext
 
 _DEF = re.compile(r"def\s+(\w+)\s*\(")
 
@@ -45,7 +45,7 @@ def node_extra(node: Node) -> dict[str, Any]:
     return extra
 
 
-class ExecuteSpy:
+class ExecutionSpy:
     """Wraps ``_run_interface`` to learn whether the node really executed or was cached."""
 
     def __init__(self, node: Node) -> None:
@@ -71,7 +71,7 @@ class MeteredRun:
     def __call__(self, updatehash: bool = False) -> Any:
         node = self.node
         mapnode = isinstance(node, MapNode)
-        spy = ExecuteSpy(node)
+        spy = ExecutionSpy(node)
         run = NodeRun(
             self.context,
             self.name,

@@ -19,14 +19,13 @@ import networkx as nx
 from nipype.pipeline import plugins as nipype_plugins
 from nipype.pipeline.plugins.base import GraphPluginBase, PluginBase, SGELikeBatchManagerBase
 
-from nipype_carbon.hostinfo import host_name
+from nipype_carbon.measure.host import host_name
 from nipype_carbon.plugin.metered import attach, detach, interface_name, record_name
-from nipype_carbon.recorder import RunRecorder
-from nipype_carbon.session import (
-    NodeRecord,
-    Session,
-)
-from nipype_carbon.settings import CarbonSettings
+from nipype_carbon.record.recorder import RunRecorder
+from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.session import Session
+from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.report.summary import log_run_summary
 
 logger = logging.getLogger("nipype.workflow")  # where nipype users already look
 
@@ -56,7 +55,7 @@ class CarbonPlugin:
     plugin_args : dict
         The base plugin's arguments, plus carbon settings (``region``, ``pue``,
         ``intensity_g_per_kwh``, ``carbon_dir``, ``sample_interval_s``, ...;
-        see :class:`~nipype_carbon.settings.CarbonSettings`), plus for graph
+        see :class:`~nipype_carbon.record.settings.CarbonSettings`), plus for graph
         plugins ``graph_wait`` (default True: wait for the jobs' records) and
         ``graph_wait_timeout_s``.
 
@@ -136,13 +135,13 @@ class CarbonPlugin:
         assert self.session is not None
         self.session.add_node(
             NodeRecord(
-                name,
-                "cached",
-                now,
-                now,
-                host_name(),
-                interface_name(node),
-                node._hierarchy or "",
+                name=name,
+                status="cached",
+                start=now,
+                end=now,
+                host=host_name(),
+                interface=interface_name(node),
+                workflow=node._hierarchy or "",
                 extra={"found_by": "scheduler"},
             )
         )
@@ -153,6 +152,7 @@ class CarbonPlugin:
                 self._wait_for_graph(graph)
             if self.recorder is not None:
                 self.recorder.finish(failed)
+                log_run_summary(self.recorder.session, logger)
         except Exception as err:
             logger.warning("nipype-carbon: session not completed: %s", err, exc_info=True)
         finally:

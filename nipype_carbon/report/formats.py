@@ -41,7 +41,7 @@ def projection(report: Report, subjects: int) -> str:
     )
 
 
-def _header_lines(report: Report) -> list[str]:
+def header_lines(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "no region set: WORLD average" if t["region_is_default"] else grid.region
     lines = [
@@ -60,7 +60,7 @@ def _header_lines(report: Report) -> list[str]:
 
 
 def render_console(report: Report, top: int = 10, subjects: int | None = None, **_: Any) -> str:
-    lines = [*_header_lines(report), "", "Hottest nodes:"]
+    lines = [*header_lines(report), "", "Hottest nodes:"]
     for row in top_nodes(report, top).to_dict("records"):
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
@@ -118,7 +118,7 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
     parts = [
         "# nipype-carbon report",
         "",
-        *(f"- {line}" for line in _header_lines(report)),
+        *(f"- {line}" for line in header_lines(report)),
         "",
         "## Hottest nodes",
         "",

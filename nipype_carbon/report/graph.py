@@ -9,7 +9,8 @@ but never run a dotted one; the scheduler is drawn apart, on no edge.
 Examples
 --------
 >>> from nipype_carbon.report import build_report
->>> from nipype_carbon.session import NodeRecord, Session
+>>> from nipype_carbon.record.records import NodeRecord
+>>> from nipype_carbon.record.session import Session
 >>> session = Session()
 >>> session.add_node(NodeRecord("wf.a", "ran", 0.0, 1.0, "h", workflow="wf"))
 >>> graph_dot(build_report(session, region="GB")).splitlines()[0]
@@ -31,7 +32,7 @@ from nipype_carbon.report.colours import (
     text_colour,
     viridis,
 )
-from nipype_carbon.report.graph_units import (
+from nipype_carbon.report.graph_layout import (
     MAX_NODES,
     WRAP_MIN,
     Unit,

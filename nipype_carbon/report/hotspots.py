@@ -14,19 +14,13 @@ Advice is only given when the run's own numbers show the pattern:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
-from nipype_carbon.attribution import attribute_energy
-from nipype_carbon.carbon import intensity_table
+from nipype_carbon.reference.grids import intensity_table
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.units import energy, percent
-from nipype_carbon.session import load_session
-
-logger = logging.getLogger("nipype_carbon.report")
 
 #: grids shown for "what if it ran elsewhere", cleanest to dirtiest where shipped
 GRID_EXAMPLES = ("CA-QC", "FR", "US-CA", "GB", "WORLD", "DE", "US-WV", "IN", "PL", "ZA")
@@ -61,7 +55,7 @@ def other_grids(report: Report) -> pd.DataFrame:
     for code in GRID_EXAMPLES:
         grid = table.get(code)
         if grid is not None:
-            grams = report.totals["energy_j"] / 3.6e6 * grid.intensity_g_per_kwh * report.pue
+            grams = report.emissions_g(report.totals["energy_j"], grid)
             rows.append(
                 {
                     "region": code,
@@ -133,7 +127,7 @@ def _failed(report: Report) -> list[Advice]:
 
 
 def _caching(report: Report) -> list[Advice]:
-    avoided = energy_avoided_by_caching(report)
+    avoided = report.totals["energy_avoided_by_caching_j"]
     if avoided <= 0:
         return []
     cached = int((report.nodes["status"] == "cached").sum())
@@ -145,27 +139,3 @@ def _caching(report: Report) -> list[Advice]:
             avoided,
         )
     ]
-
-
-def energy_avoided_by_caching(report: Report) -> float:
-    """Energy earlier sessions spent on the nodes this run found cached."""
-    sources: dict[str, str] = {}
-    for event in report.session.events:
-        if event.get("kind") == "cached_energy_sources":
-            sources.update(event.get("sessions", {}))
-    if not sources or report.session.path is None:
-        return 0.0
-    total = 0.0
-    for filename in set(sources.values()):
-        path = Path(report.session.path).parent / filename
-        try:
-            earlier = attribute_energy(load_session(path), idle=report.result.idle)
-        except Exception as err:  # an earlier session may have been removed
-            logger.info("earlier session %s not read: %s", path, err)
-            continue
-        total += sum(
-            earlier.nodes[n].energy_j
-            for n, f in sources.items()
-            if f == filename and n in earlier.nodes
-        )
-    return total

@@ -11,7 +11,8 @@ workflow names are the user's.
 Examples
 --------
 >>> from nipype_carbon.report import build_report
->>> from nipype_carbon.session import NodeRecord, Session
+>>> from nipype_carbon.record.records import NodeRecord
+>>> from nipype_carbon.record.session import Session
 >>> session = Session()
 >>> session.add_node(NodeRecord("wf.<b>", "ran", 0.0, 1.0, "h"))
 >>> page = render_html(build_report(session))
@@ -36,7 +37,7 @@ from nipype_carbon.report.equivalents import CAR_EU_G_PER_KM
 from nipype_carbon.report.hotspots import advise, top_nodes
 from nipype_carbon.report.html_assets import CSS, SCRIPT
 from nipype_carbon.report.model import Report
-from nipype_carbon.report.timeline import timeline_svg
+from nipype_carbon.report.power_timeline import timeline_svg
 from nipype_carbon.report.units import duration, energy, grams, percent
 
 DATA_ID = "nipype-carbon-data"

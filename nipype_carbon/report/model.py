@@ -15,9 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from nipype_carbon.attribution import AttributionResult, attribute_energy
-from nipype_carbon.carbon import J_PER_KWH, GridIntensity, check_pue, resolve_intensity
-from nipype_carbon.session import Session, load_session
+from nipype_carbon.analyse.attribution import AttributionResult, attribute_energy
+from nipype_carbon.analyse.carbon import emissions_g
+from nipype_carbon.analyse.reuse import energy_avoided_by_caching
+from nipype_carbon.record.session import Session, load_session
+from nipype_carbon.reference.grids import GridIntensity, check_pue, resolve_intensity
 
 logger = logging.getLogger("nipype_carbon.report")
 
@@ -52,8 +54,9 @@ class Report:
     nodes: pd.DataFrame
     totals: dict[str, Any] = field(default_factory=dict)
 
-    def emissions_g(self, energy_j: float) -> float:
-        return energy_j / J_PER_KWH * self.grid.intensity_g_per_kwh * self.pue
+    def emissions_g(self, energy_j: float, grid: GridIntensity | None = None) -> float:
+        """Grams CO2e of ``energy_j`` with this report's PUE, on its grid or on ``grid``."""
+        return emissions_g(energy_j, grid or self.grid, self.pue)
 
     def interfaces(self) -> pd.DataFrame:
         """Per-interface totals, hottest first."""
@@ -176,6 +179,7 @@ def totals(report: Report) -> dict[str, Any]:
         "unattributed_energy_j": result.unattributed_energy_j,
         "unattributed_by_kind_j": unattributed,
         "emissions_g": report.emissions_g(energy_j),
+        "energy_avoided_by_caching_j": energy_avoided_by_caching(report.session, result.idle),
         "intensity_g_per_kwh": grid.intensity_g_per_kwh,
         "pue": report.pue,
         "region": grid.region,

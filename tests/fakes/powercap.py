@@ -4,7 +4,7 @@ It is laid out as the kernel lays out ``/sys/class/powercap`` (``intel-rapl:0``
 with ``name``, ``energy_uj`` and ``max_energy_range_uj``; sub-zones inside),
 and a writer thread advances each zone's ``energy_uj`` at a set power,
 wrapping at ``max_energy_range_uj`` as the hardware counter does. The real
-:class:`~nipype_carbon.meters.rapl.RaplMeter` reads it unchanged.
+:class:`~nipype_carbon.measure.meters.rapl.RaplMeter` reads it unchanged.
 """
 
 from __future__ import annotations

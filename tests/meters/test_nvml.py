@@ -10,8 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from nipype_carbon.meters.base import MeterAbsent, MeterBroken, MeterPermissionDenied
-from nipype_carbon.meters.nvml import NvmlMeter, parse_visible_devices
+from nipype_carbon.measure.meters.base import MeterAbsent, MeterBroken, MeterPermissionDenied
+from nipype_carbon.measure.meters.nvml import NvmlMeter, parse_visible_devices
 from tests.fakes.nvml import (
     FakeGpu,
     FakeNvml,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nipype_carbon.meters.base import MeterAbsent, MeterBroken, MeterPermissionDenied
-from nipype_carbon.meters.pyrapl import FALLBACK_RANGE_UJ, PyRaplMeter
+from nipype_carbon.measure.meters.base import MeterAbsent, MeterBroken, MeterPermissionDenied
+from nipype_carbon.measure.meters.pyrapl import FALLBACK_RANGE_UJ, PyRaplMeter
 from tests.fakes.pyrapl import FakeRaplSensor, ManualClock, RaisingFactory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,8 +115,8 @@ def test_real_pyrapl_import_is_quiet_and_absent_without_rapl() -> None:
         pytest.skip("this host has RAPL")
     script = (
         "import logging\n"
-        "from nipype_carbon.meters.base import MeterAbsent\n"
-        "from nipype_carbon.meters.pyrapl import PyRaplMeter\n"
+        "from nipype_carbon.measure.meters.base import MeterAbsent\n"
+        "from nipype_carbon.measure.meters.pyrapl import PyRaplMeter\n"
         "try:\n    PyRaplMeter.probe()\n"
         "except MeterAbsent as err:\n    print('absent', len(logging.getLogger().handlers))\n"
     )

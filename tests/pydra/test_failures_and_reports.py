@@ -13,7 +13,7 @@ from pydra.engine.submitter import Submitter
 from nipype_carbon import load_session
 from nipype_carbon.cli.report import main as report_main
 from nipype_carbon.report import build_report
-from nipype_carbon.summary import summarize
+from nipype_carbon.report.summary import summary_text
 from tests.pydra import Burn, FailsHalfway, KnownCosts, costs_about
 
 CARBON = {"region": "GB", "sample_interval_s": 0.2}
@@ -74,8 +74,8 @@ def test_report_renders_a_pydra_session(pydra_carbon_dir: Path) -> None:
 
 
 def test_summary_of_a_pydra_session(pydra_carbon_dir: Path) -> None:
-    text = summarize(load_session(pydra_carbon_dir))
-    assert "KnownCosts.burn_a" in text and "J measured" in text
+    text = summary_text(build_report(load_session(pydra_carbon_dir)))
+    assert "KnownCosts.burn_a" in text and text.splitlines()[1].startswith("Energy ")
 
 
 def test_cli_report_renders_a_pydra_session(

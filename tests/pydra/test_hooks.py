@@ -13,7 +13,7 @@ from pydra.engine.hooks import TaskHooks
 from pydra.engine.submitter import Submitter
 
 from nipype_carbon import SettingsError, load_session
-from nipype_carbon.runtime import RunContext
+from nipype_carbon.record.noderun import RunContext
 from pydra_carbon import CarbonRecorder, TaskMeter
 from tests.pydra import Add, Burn, BurnThenFail, costs_about
 
@@ -93,6 +93,6 @@ def test_recorder_checks_settings_and_pickles(tmp_path: Path) -> None:
     carbon = CarbonRecorder(tmp_path / "carbon", **SETTINGS)
     with carbon:
         copy = pickle.loads(cloudpickle.dumps(carbon))  # workflows in scripts carry it along
-    assert copy.recorder.context == carbon.recorder.context and copy.session is None
+    assert copy.context == carbon.context and copy.session is None
     hooks = pickle.loads(cloudpickle.dumps(TaskMeter(RunContext(str(tmp_path))).task_hooks()))
     assert isinstance(hooks, TaskHooks)

@@ -163,7 +163,8 @@ def test_settings_are_checked_before_any_task_runs(tmp_path: Path) -> None:
 
 
 def test_found_by_name_and_keeps_the_base_workers_ways() -> None:
-    assert Worker.plugin("carbon") is CarbonWorker
+    found = Worker.plugin("carbon")  # a light stand-in that makes the real worker
+    assert found.plugin_name() == "carbon" and type(found(base="debug")) is CarbonWorker
     assert CarbonWorker.plugin_name() == "carbon"
     debug, cf = CarbonWorker(base="debug"), CarbonWorker(base="cf", n_procs=1)
     assert debug.plugin_name() == "debug" and not debug.is_async  # debug raises errors
@@ -194,3 +195,22 @@ def test_adapter_imports_no_nipype() -> None:
         [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_pydra_user_imports_the_carbon_module_without_side_effects() -> None:
+    """Pydra imports pydra.workers.carbon on any worker lookup: nothing of ours may load."""
+    code = (
+        "import sys;"
+        "from pydra.engine.submitter import Submitter; from pydra.workers.base import Worker;"
+        "Worker.plugin('debug');"  # pydra imports every pydra.workers module here
+        "assert 'pydra.workers.carbon' in sys.modules;"
+        "import nipype.pipeline.plugins as plugins;"
+        "ours = [f for f in sys.meta_path if type(f).__module__.startswith('nipype_carbon')];"
+        "print(ours == [], hasattr(plugins, 'CarbonMultiProcPlugin'),"
+        " sorted(m for m in sys.modules if m.split('.')[0] in ('nipype_carbon', 'pydra_carbon')))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "False", "[]"]

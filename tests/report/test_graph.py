@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from nipype_carbon.cli.main import main
+from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.session import Session
 from nipype_carbon.report import Report, build_report
 from nipype_carbon.report.colours import FAILED_COLOUR, VIRIDIS, viridis
 from nipype_carbon.report.graph import GraphvizError, graph_dot, render_graph
 from nipype_carbon.report.units import energy as format_energy
 from nipype_carbon.report.units import grams as format_emissions
-from nipype_carbon.session import NodeRecord, Session
 from tests.synthetic import NodeSpec, build_session
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="apt-get install graphviz")

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.session import Session
 from nipype_carbon.report import Report, build_report
 from nipype_carbon.report.colours import emissions_colour
 from nipype_carbon.report.html import DATA_ID, graph_section, render_html
 from nipype_carbon.report.model import NODE_COLUMNS
-from nipype_carbon.report.timeline import timeline_svg
+from nipype_carbon.report.power_timeline import timeline_svg
 from nipype_carbon.report.units import energy
-from nipype_carbon.session import NodeRecord, Session
 from tests.synthetic import NodeSpec, build_session
 
 HOSTILE = [

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from nipype_carbon.cli.main import main
+from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.report import build_report
 from nipype_carbon.report.compare import compare_branches, nodes_frame, verdict
 from nipype_carbon.report.formats import render_csv, render_json, render_markdown
 from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
 from nipype_carbon.report.methods import methods_paragraph
-from nipype_carbon.session import NodeRecord
 from tests.synthetic import NodeSpec, build_session
 
 CONTRACT = [
@@ -45,7 +45,7 @@ def run(tmp_path: Path) -> Path:
     ]
     session = build_session(specs, other_rate=0.2)
     session.settings = {"region": "GB", "pue": 1.2}
-    session.add_node(NodeRecord("wf.cached_step", "cached", 5, 5, "h", "x.Cached"))
+    session.add_node(NodeRecord("wf.cached_step", "cached", 5, 5, "h", interface="x.Cached"))
     for record in session.nodes.values():
         record.interface = record.interface or "mod.Denoise"
     path = tmp_path / "session-1.jsonl"

@@ -1,7 +1,7 @@
 """Power over time above a Gantt of the nodes: an SVG written by hand.
 
 Top: one panel per host (the ``max_hosts`` that used the most energy), the
-host's power from its merged timeline (:func:`nipype_carbon.timeline.build_timeline`),
+host's power from the merged timeline attribution split (``report.result.hosts``),
 stacked by component (CPU, memory, GPU) in watts. Power is resampled to the
 plot's pixel columns from the cumulative energy, so the area under the curve
 is the energy measured. Below: the scheduler's own row, then the nodes, each
@@ -26,12 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.attribution import host_domains
 from nipype_carbon.report.colours import VIRIDIS, colour_scale, emissions_colour
 from nipype_carbon.report.gantt import Row, gantt_rows
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.units import grams as format_emissions
-from nipype_carbon.timeline import build_timeline
 
 COMPONENTS = {"cpu": ("CPU", "#d95f02"), "dram": ("memory", "#7570b3"), "gpu": ("GPU", "#e7298a")}
 SCHEDULER_COLOUR = "#bdbdbd"
@@ -45,14 +43,9 @@ STYLE = (
 
 def host_power_w(report: Report, host: str, edges_t: np.ndarray) -> dict[str, np.ndarray]:
     """Mean power of each component of ``host`` in each bin between ``edges_t``, in watts."""
-    measurements = [
-        r.measurement
-        for r in report.session.nodes.values()
-        if r.host == host and r.measurement and len(r.measurement["samples"]["t"])
-    ]
-    timeline = build_timeline(host, measurements, host_domains(report.session.hosts[host]))
+    timeline = report.result.hosts[host].timeline
     power: dict[str, np.ndarray] = {}
-    if len(timeline.t) < 2:
+    if timeline is None or len(timeline.t) < 2:
         return power
     for name, domain in timeline.domains.items():
         cumulative_j = np.concatenate([[0.0], np.cumsum(timeline.energy_j[name])])
@@ -219,7 +212,9 @@ def _power_panels(svg: _Svg, report: Report, hosts: list[str], y: float) -> floa
     """The power legend and one panel per host; returns the y below them."""
     methods: dict[str, str] = {}
     for host in hosts:
-        methods.update({d.component: d.method for d in host_domains(report.session.hosts[host])})
+        timeline = report.result.hosts[host].timeline
+        domains = timeline.domains.values() if timeline is not None else ()
+        methods.update({d.component: d.method for d in domains})
     _power_legend(svg, y, methods)
     y += 16
     edges = np.linspace(svg.t0, svg.t0 + svg.span, max(svg.plot_w // 2, 2) + 1)

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nipype_carbon.meters.base import EnergyMeter, MeterUnavailable
-from nipype_carbon.meters.model import ModelMeter
+from nipype_carbon.measure.meters.base import EnergyMeter, MeterUnavailable
+from nipype_carbon.measure.meters.model import ModelMeter
 
-logger = logging.getLogger("nipype_carbon.meters")
+logger = logging.getLogger("nipype_carbon.measure.meters")
 
 
 @dataclass
@@ -67,19 +67,19 @@ def _try(
 
 
 def _open_rapl(powercap_root: str | None) -> EnergyMeter:
-    from nipype_carbon.meters.rapl import RaplMeter
+    from nipype_carbon.measure.meters.rapl import RaplMeter
 
     return RaplMeter(powercap_root)
 
 
 def _open_pyrapl() -> EnergyMeter:
-    from nipype_carbon.meters.pyrapl import PyRaplMeter
+    from nipype_carbon.measure.meters.pyrapl import PyRaplMeter
 
     return PyRaplMeter()
 
 
 def _open_nvml(nvml: Any) -> EnergyMeter:
-    from nipype_carbon.meters.nvml import NvmlMeter
+    from nipype_carbon.measure.meters.nvml import NvmlMeter
 
     return NvmlMeter.probe(nvml=nvml)
 
@@ -98,7 +98,7 @@ def select_meters(
     Parameters
     ----------
     powercap_root : path, optional
-        Powercap tree for the RAPL meter (see :mod:`nipype_carbon.meters.rapl`).
+        Powercap tree for the RAPL meter (see :mod:`nipype_carbon.measure.meters.rapl`).
     nvml : module-like, optional
         The NVML module (``pynvml``) or a fake with the same functions.
     use : tuple of str

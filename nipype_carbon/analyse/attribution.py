@@ -1,7 +1,7 @@
 """Attribution: host energy split among the nodes that spent it.
 
 Pure functions of a session's raw records. For each host, every interval of
-its merged timeline (see :mod:`nipype_carbon.timeline`) is split:
+its merged timeline (see :mod:`nipype_carbon.analyse.host_timeline`) is split:
 
 - CPU domains: ``baseline = min(E, P_baseline * dt)`` and ``dynamic = E - baseline``.
   A node gets ``dynamic * dcpu_node / max(dbusy_host, sum(dcpu_nodes))``: its
@@ -32,9 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.records import COMPONENTS, IDLE_MODES, Domain
-from nipype_carbon.session import HostRecord, NodeRecord, Session
-from nipype_carbon.timeline import HostTimeline, NodeSeries, build_timeline, node_series
+from nipype_carbon.analyse.host_timeline import (
+    HostTimeline,
+    NodeSeries,
+    build_timeline,
+    node_series,
+)
+from nipype_carbon.measure.measurement import COMPONENTS, Domain
+from nipype_carbon.record.records import HostRecord, NodeRecord
+from nipype_carbon.record.session import Session
+from nipype_carbon.record.settings import IDLE_MODES
 
 
 @dataclass
@@ -78,6 +85,8 @@ class HostEnergy:
     duration_s: float = 0.0
     wraps: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: the merged samples the split was made on (for charts of power over time)
+    timeline: HostTimeline | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -142,7 +151,7 @@ def _attribute_host(
     domains = host_domains(host)
     measurements = [r.measurement for r in records if r.measurement]
     timeline = build_timeline(host.name, measurements, domains)
-    result = HostEnergy(host.name, wraps=timeline.wraps)
+    result = HostEnergy(host.name, wraps=timeline.wraps, timeline=timeline)
     if timeline.long_gaps:
         result.warnings.append(
             f"{timeline.long_gaps} interval(s) long enough for a counter to wrap unseen"

@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nipype_carbon.session import NodeRecord, Session
+from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.session import Session
 
-logger = logging.getLogger("nipype_carbon.spool")
+logger = logging.getLogger("nipype_carbon.record.spool")
 
 SUFFIX = ".node.json"
 #: a status that may replace an earlier record of the same node in one session

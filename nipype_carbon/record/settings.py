@@ -12,7 +12,7 @@ Examples
 >>> CarbonSettings.from_mapping({"pue": -1}, env={})
 Traceback (most recent call last):
 ...
-nipype_carbon.settings.SettingsError: pue must be >= 1.0 (1.0 for a workstation; ...
+nipype_carbon.record.settings.SettingsError: pue must be >= 1.0 (1.0 for a workstation; ...
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from nipype_carbon.carbon import DEFAULT_PUE, check_pue, resolve_intensity
-from nipype_carbon.meters.model import DEFAULT_CPU_IDLE_FRACTION, DEFAULT_MEMORY_W_PER_GB
-from nipype_carbon.records import IDLE_MODES
+from nipype_carbon.measure.meters.model import DEFAULT_CPU_IDLE_FRACTION, DEFAULT_MEMORY_W_PER_GB
+from nipype_carbon.reference.grids import DEFAULT_PUE, check_pue, resolve_intensity
 
 ENV_PREFIX = "NIPYPE_CARBON_"
+#: baseline power reported apart, or shared among the nodes running
+IDLE_MODES = ("separate", "shared")
 
 
 class SettingsError(ValueError):

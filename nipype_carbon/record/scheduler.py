@@ -2,7 +2,7 @@
 
 The process that drives a workflow (nipype's scheduler loop, a Pydra
 submitter) spends CPU of its own: polling, hashing inputs, checking caches,
-pickling nodes. It is metered with a :class:`~nipype_carbon.proctree.ProcessClock`
+pickling nodes. It is metered with a :class:`~nipype_carbon.measure.proctree.ProcessClock`
 (its threads only, no worker processes) for the whole run. Nodes that ran in
 that same process (the Linear plugin, ``run_without_submitting``) are measured
 by their own meters; their own-process CPU is taken out of the scheduler's
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.records import Measurement
-from nipype_carbon.session import NodeRecord
+from nipype_carbon.measure.measurement import Measurement
+from nipype_carbon.record.records import NodeRecord
 
 ORCHESTRATION = "orchestration"
 

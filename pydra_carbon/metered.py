@@ -1,7 +1,7 @@
 """What travels with each Pydra job: a metered ``run`` that works wherever the job runs.
 
 The carbon worker gives every leaf job (a python or shell task, one job per
-state of a split task) a :class:`MeteredJobRun` as the instance attribute
+state of a split task) a :class:`MeteredRun` as the instance attribute
 ``run``. Pydra's workers call ``job.run(rerun=...)`` in the submitting process
 (``debug``), in a worker process after a cloudpickle round trip (``cf``), or
 in a batch job after loading the pickled job (``slurm``); the attribute
@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nipype_carbon.runtime import NodeRun, RunContext
+from nipype_carbon.record.noderun import NodeRun, RunContext
 
 logger = logging.getLogger("pydra.carbon.jobs")
 
@@ -107,7 +107,7 @@ class ExecutionSpy:
         self.inner.reset()
 
 
-class MeteredJobRun:
+class MeteredRun:
     """A job's ``run`` with a meter around it; picklable with its job.
 
     Parameters
@@ -172,10 +172,10 @@ def attach(job: Any, context: RunContext, workflow: str, name: str | None = None
         facts.update(
             state_index=job.state_index, mapnode_parent=parent, mapnode_index=job.state_index
         )
-    job.__dict__["run"] = MeteredJobRun(job, context, name, workflow, facts)
+    job.__dict__["run"] = MeteredRun(job, context, name, workflow, facts)
     return name
 
 
 def is_metered(job: Any) -> bool:
     """Whether the carbon worker already meters this job (hooks then only pass calls on)."""
-    return isinstance(job.__dict__.get("run"), MeteredJobRun)
+    return isinstance(job.__dict__.get("run"), MeteredRun)

@@ -21,8 +21,8 @@ root only on most distributions.
 Examples
 --------
 >>> import tempfile
->>> from nipype_carbon.meters.rapl import RaplMeter
->>> from nipype_carbon.meters.base import MeterAbsent
+>>> from nipype_carbon.measure.meters.rapl import RaplMeter
+>>> from nipype_carbon.measure.meters.base import MeterAbsent
 >>> try:
 ...     RaplMeter(powercap_root=tempfile.mkdtemp())
 ... except MeterAbsent as err:
@@ -37,9 +37,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nipype_carbon.meters.base import (
-    Component,
-    Domain,
+from nipype_carbon.measure.measurement import Component, Domain
+from nipype_carbon.measure.meters.base import (
     EnergyMeter,
     MeterAbsent,
     MeterBroken,

@@ -20,9 +20,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from nipype_carbon.meters.base import (
-    Component,
-    Domain,
+from nipype_carbon.measure.measurement import Component, Domain
+from nipype_carbon.measure.meters.base import (
     EnergyMeter,
     MeterAbsent,
     MeterBroken,

@@ -1,6 +1,6 @@
 """Reference tables shipped as package data: CPU and GPU rated power.
 
-Sources and licences are in ``nipype_carbon/data/README.md``; the CPU table
+Sources and licences are in ``nipype_carbon/reference/data/README.md``; the CPU table
 was compiled by the CodeCarbon project (MIT licence), the GPU table from
 vendor datasheets (a few rows via Green Algorithms, CC BY 4.0).
 
@@ -16,11 +16,11 @@ True
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+
+from nipype_carbon.reference.tables import read_table
 
 _NOISE = re.compile(
     r"\((r|tm)\)|\bcpu\b|@.*$|\b\d+-core\b|\bprocessor\b|\bwith .*$|\bw/ .*$",
@@ -35,18 +35,6 @@ class RatedPower:
     model: str
     tdp_w: float
     source: str
-
-
-def data_text(name: str) -> str:
-    """The text of a package data file."""
-    return (
-        resources.files("nipype_carbon").joinpath("data").joinpath(name).read_text(encoding="utf-8")
-    )
-
-
-def read_table(name: str) -> list[dict[str, str]]:
-    """Rows of a shipped CSV table."""
-    return list(csv.DictReader(data_text(name).splitlines()))
 
 
 def _tokens(text: str) -> tuple[str, ...]:

@@ -19,9 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from nipype_carbon.records import COMPONENTS, Component, Domain, DomainKind
-
-__all__ = ["COMPONENTS", "Component", "Domain", "DomainKind"]
+from nipype_carbon.measure.measurement import Domain
 
 
 class MeterUnavailable(Exception):

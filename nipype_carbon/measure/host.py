@@ -1,8 +1,8 @@
 """Facts about the host: CPU model, logical CPUs, memory, busy CPU time.
 
-Busy CPU time is read from the kernel's cumulative counters (``/proc/stat``
-through psutil), so readings taken in different processes of one host lie on
-one timeline.
+Busy CPU time is read from the kernel's cumulative counters (``/proc/stat``,
+see :mod:`~nipype_carbon.measure.procfs`), so readings taken in different
+processes of one host lie on one timeline.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-import psutil
+from nipype_carbon.measure import procfs
 
 
 def host_name() -> str:
@@ -35,29 +35,9 @@ def cpu_brand() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def busy_cpu_s() -> float:
-    """Host CPU seconds spent busy since boot, summed over logical CPUs.
-
-    Busy is user + nice + system + irq + softirq; idle, iowait and steal (time
-    the hypervisor gave to other guests) are not busy. Guest time is already
-    inside user time on Linux.
-    """
-    times = psutil.cpu_times()
-    busy = times.user + times.system
-    for extra in ("nice", "irq", "softirq"):
-        busy += getattr(times, extra, 0.0)
-    return float(busy)
-
-
-def memory_used_b() -> int:
-    """Host memory in use (total minus available), bytes."""
-    mem = psutil.virtual_memory()
-    return int(mem.total - mem.available)
-
-
 def seconds_since_boot(now: float) -> float:
     """``now`` (a ``time.time()`` value) as seconds since the host booted."""
-    return now - psutil.boot_time()
+    return now - procfs.boot_time()
 
 
 @dataclass(frozen=True)
@@ -85,8 +65,8 @@ def _collect_host(pid: int) -> HostInfo:
     return HostInfo(
         name=host_name(),
         cpu_model=cpu_brand(),
-        logical_cpus=psutil.cpu_count(logical=True) or os.cpu_count() or 1,
-        physical_cpus=psutil.cpu_count(logical=False) or 1,
-        memory_total_b=int(psutil.virtual_memory().total),
+        logical_cpus=os.cpu_count() or 1,
+        physical_cpus=procfs.cpu_topology()[0],
+        memory_total_b=procfs.memory_total_b(),
         platform=platform.platform(),
     )

@@ -4,8 +4,7 @@ Meters read host counters and know nothing of workflows. Vendor libraries
 (pynvml, pyRAPL) are imported lazily by the meters that need them.
 """
 
-from nipype_carbon.meters.base import (
-    Domain,
+from nipype_carbon.measure.meters.base import (
     EnergyMeter,
     GpuProcessUse,
     MeterAbsent,
@@ -14,12 +13,11 @@ from nipype_carbon.meters.base import (
     MeterPermissionDenied,
     MeterUnavailable,
 )
-from nipype_carbon.meters.factory import MeterSelection, select_meters
-from nipype_carbon.meters.model import ModelMeter
-from nipype_carbon.meters.rapl import RaplMeter
+from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
+from nipype_carbon.measure.meters.model import ModelMeter
+from nipype_carbon.measure.meters.rapl import RaplMeter
 
 __all__ = [
-    "Domain",
     "EnergyMeter",
     "GpuProcessUse",
     "MeterAbsent",

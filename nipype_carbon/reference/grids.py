@@ -1,14 +1,12 @@
-"""Grid carbon intensity and PUE, applied at render time.
+"""Grid carbon intensity by region, and PUE: the reference values a run is priced with.
 
-Intensities come from the offline table shipped in ``nipype_carbon/data``
+Intensities come from the offline table shipped in ``nipype_carbon/reference/data``
 (countries: Our World in Data / Ember, CC BY 4.0; US states: EPA eGRID2023;
 Canadian provinces: Canada's National Inventory Report via Green Algorithms,
 CC BY 4.0). No network access, no IP geolocation: with no region set the
 world average is used, and every report says so.
 
-Emissions::
-
-    emissions_g = energy_j / 3.6e6 * intensity_g_per_kwh * pue
+The emissions formula itself is :func:`nipype_carbon.analyse.carbon.emissions_g`.
 
 Examples
 --------
@@ -17,8 +15,6 @@ Examples
 ('CA-QC', 1.5)
 >>> resolve_intensity(None).is_default
 True
->>> round(emissions_g(3.6e6, resolve_intensity(intensity_g_per_kwh=100.0), pue=1.5), 6)
-150.0
 """
 
 from __future__ import annotations
@@ -28,9 +24,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-from nipype_carbon.reference import read_table
+from nipype_carbon.reference.tables import read_table
 
-J_PER_KWH = 3.6e6
 WORLD = "WORLD"
 #: Default PUE: 1.0, right for a workstation. Uptime Institute's 2024 survey average for
 #: data centres is 1.56: set ``pue`` for a cluster.
@@ -134,8 +129,3 @@ def check_pue(pue: float) -> float:
             f"average for data centres), got {pue!r}"
         )
     return value
-
-
-def emissions_g(energy_j: float, grid: GridIntensity, pue: float = DEFAULT_PUE) -> float:
-    """Grams CO2e for ``energy_j`` joules on ``grid`` with ``pue``."""
-    return energy_j / J_PER_KWH * grid.intensity_g_per_kwh * pue

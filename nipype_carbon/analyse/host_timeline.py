@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.records import Domain
+from nipype_carbon.measure.measurement import Domain
 
 
 @dataclass

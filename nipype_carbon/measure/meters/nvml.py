@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nipype_carbon.meters.base import (
-    Domain,
-    DomainKind,
+from nipype_carbon.measure.measurement import Domain, DomainKind
+from nipype_carbon.measure.meters.base import (
     EnergyMeter,
     GpuProcessUse,
     MeterAbsent,
@@ -29,7 +28,7 @@ from nipype_carbon.meters.base import (
     MeterPermissionDenied,
     MeterUnavailable,
 )
-from nipype_carbon.meters.cuda_visible import parse_visible_devices
+from nipype_carbon.measure.meters.cuda_visible import parse_visible_devices
 
 logger = logging.getLogger(__name__)
 

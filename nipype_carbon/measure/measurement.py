@@ -1,7 +1,7 @@
-"""Plain records shared by every layer: what a meter domain is, what a node meter saw.
+"""What the measure stage hands up: what a meter domain is, what a node meter saw.
 
-These are data types only, so the session, attribution and renderers can read
-them without importing a meter or the node meter.
+Plain data types only, so the record and analyse stages read them without
+importing a meter or the node meter.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ Component = Literal["cpu", "dram", "gpu"]
 DomainKind = Literal["counter", "power"]
 
 COMPONENTS: tuple[Component, ...] = ("cpu", "dram", "gpu")
-#: baseline power reported apart, or shared among the nodes running
-IDLE_MODES = ("separate", "shared")
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nipype_carbon.hostinfo import HostInfo, busy_cpu_s, seconds_since_boot
-from nipype_carbon.meters.base import Domain, EnergyMeter
-from nipype_carbon.reference import lookup_cpu_tdp, lookup_gpu_tdp
+from nipype_carbon.measure.host import HostInfo, seconds_since_boot
+from nipype_carbon.measure.measurement import Domain
+from nipype_carbon.measure.meters.base import EnergyMeter
+from nipype_carbon.measure.procfs import busy_cpu_s
+from nipype_carbon.reference.hardware import lookup_cpu_tdp, lookup_gpu_tdp
 
 #: Green Algorithms (Lannelongue et al. 2021, doi:10.1002/advs.202100707).
 DEFAULT_MEMORY_W_PER_GB = 0.3725
@@ -66,7 +68,7 @@ class ModelMeter(EnergyMeter):
 
     Examples
     --------
-    >>> from nipype_carbon.hostinfo import HostInfo
+    >>> from nipype_carbon.measure.host import HostInfo
     >>> host = HostInfo("h", "Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz", 12, 6, 16 * GB, "linux")
     >>> meter = ModelMeter(host=host)
     >>> meter.cpu_rated.tdp_w, meter.cpu_rated.how
@@ -196,6 +198,6 @@ def rated_gpu_power(declared: str) -> tuple[str, float]:
     if found is None:
         raise ValueError(
             f"GPU {name!r} is not in the GPU power table; declare it as 'NAME=WATTS' "
-            "(e.g. 'My GPU=250') or use a name from nipype_carbon/data/gpu_tdp.csv"
+            "(e.g. 'My GPU=250') or use a name from nipype_carbon/reference/data/gpu_tdp.csv"
         )
     return found.model, found.tdp_w

@@ -26,67 +26,22 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from nipype_carbon._version import __version__
-from nipype_carbon.records import Measurement
+from nipype_carbon.record.records import STATUSES, HostRecord, NodeRecord
 
-logger = logging.getLogger("nipype_carbon.session")
+logger = logging.getLogger("nipype_carbon.record.session")
 
 FORMAT = "nipype-carbon-session"
 SCHEMA_VERSION = 1
 SESSION_FILE = "session.jsonl"
-STATUSES = ("ran", "cached", "failed")
 
 
 class SessionError(Exception):
     """A session that cannot be read; the message says what to do."""
-
-
-@dataclass
-class NodeRecord:
-    """One unit of work: what the engine knows, and what the node meter measured."""
-
-    name: str
-    status: str
-    start: float
-    end: float
-    host: str
-    interface: str = ""
-    workflow: str = ""
-    measurement: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_measurement(cls, name: str, measurement: Measurement, **fields: Any) -> NodeRecord:
-        """A record for a measured node; host and meters go to the session's host table."""
-        data = measurement.to_dict()
-        host = data["host"]["name"]
-        fields.setdefault("status", "ran")
-        return cls(
-            name=name,
-            start=measurement.start,
-            end=measurement.end,
-            host=host,
-            measurement=data,
-            **fields,
-        )
-
-
-@dataclass
-class HostRecord:
-    """A host the run used, its meters and any baseline power known for it."""
-
-    name: str
-    info: dict[str, Any]
-    meters: dict[str, Any]
-    baseline_power_w: dict[str, float] = field(default_factory=dict)
 
 
 class Session:

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from nipype_carbon.hostinfo import host_name
-from nipype_carbon.meters.factory import MeterSelection, select_meters
-from nipype_carbon.nodemeter import NodeMeter
-from nipype_carbon.session import NodeRecord
-from nipype_carbon.settings import CarbonSettings
-from nipype_carbon.spool import write_record
+from nipype_carbon.measure.host import host_name
+from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
+from nipype_carbon.measure.nodemeter import NodeMeter
+from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.record.spool import write_record
 
-logger = logging.getLogger("nipype_carbon.runtime")
+logger = logging.getLogger("nipype_carbon.record.noderun")
 
 _selections: dict[tuple[int, str, tuple[str, ...]], MeterSelection] = {}
 _lock = threading.Lock()
@@ -180,16 +180,15 @@ class NodeRun:
             )
         else:
             record = NodeRecord(
-                self.name,
-                self.status,
-                self._start,
-                time.time(),
-                host_name(),
-                self.interface,
-                self.workflow,
-                None,
-                self.extra,
-                error,
+                name=self.name,
+                status=self.status,
+                start=self._start,
+                end=time.time(),
+                host=host_name(),
+                interface=self.interface,
+                workflow=self.workflow,
+                extra=self.extra,
+                error=error,
             )
         write_record(self.context.spool_dir, record)
 

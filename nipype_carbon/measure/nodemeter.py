@@ -7,7 +7,7 @@ split host energy among concurrent nodes.
 
 Examples
 --------
->>> from nipype_carbon.meters import ModelMeter
+>>> from nipype_carbon.measure.meters import ModelMeter
 >>> with NodeMeter(meters=[ModelMeter()], sample_interval_s=0.5) as meter:
 ...     _ = sum(i * i for i in range(100_000))
 >>> meter.measurement.cpu_s > 0, meter.measurement.samples["t"][0] <= meter.measurement.end
@@ -24,13 +24,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from nipype_carbon.hostinfo import HostInfo, busy_cpu_s, memory_used_b
-from nipype_carbon.meters.base import EnergyMeter
-from nipype_carbon.meters.factory import MeterSelection, select_meters
-from nipype_carbon.proctree import ProcessClock, ProcessTreeClock
-from nipype_carbon.records import Measurement
+from nipype_carbon.measure.host import HostInfo
+from nipype_carbon.measure.measurement import Measurement
+from nipype_carbon.measure.meters.base import EnergyMeter
+from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
+from nipype_carbon.measure.procfs import busy_cpu_s, memory_used_b
+from nipype_carbon.measure.proctree import ProcessClock, ProcessTreeClock
 
-logger = logging.getLogger("nipype_carbon.nodemeter")
+logger = logging.getLogger("nipype_carbon.measure.nodemeter")
 
 SAMPLER_THREAD_NAME = "nipype-carbon-sampler"
 
@@ -61,7 +62,7 @@ class NodeMeter:
         Epoch seconds; injected for tests.
     process_clock : callable
         Factory of the CPU clock: the process tree (default), or
-        :class:`~nipype_carbon.proctree.ProcessClock` for this process alone.
+        :class:`~nipype_carbon.measure.proctree.ProcessClock` for this process alone.
 
     Notes
     -----

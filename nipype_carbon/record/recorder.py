@@ -5,7 +5,7 @@ file in the carbon directory (the spool beside it) and starts metering the
 driving process's own CPU; records are drained into the session as nodes finish;
 :meth:`RunRecorder.finish` gathers the last ones, adds the scheduler's record
 (``orchestration``), points cached nodes at the earlier session that spent their
-energy, appends an ``end`` event and logs a summary with the session's path.
+energy and appends an ``end`` event; the adapter then logs the summary.
 Nothing here raises into the workflow once the run has started.
 
 Engine-agnostic: no nipype, no pydra.
@@ -19,16 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nipype_carbon.carbon import resolve_intensity
-from nipype_carbon.hostinfo import host_name
-from nipype_carbon.nodemeter import NodeMeter
-from nipype_carbon.orchestration import scheduler_record
-from nipype_carbon.proctree import ProcessClock
-from nipype_carbon.runtime import RunContext, meters_for
-from nipype_carbon.session import Session, load_session, new_session_path, session_files
-from nipype_carbon.settings import CarbonSettings
-from nipype_carbon.spool import drain
-from nipype_carbon.summary import summarize
+from nipype_carbon.measure.host import host_name
+from nipype_carbon.measure.nodemeter import NodeMeter
+from nipype_carbon.measure.proctree import ProcessClock
+from nipype_carbon.record.noderun import RunContext, meters_for
+from nipype_carbon.record.scheduler import scheduler_record
+from nipype_carbon.record.session import Session, load_session, new_session_path, session_files
+from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.record.spool import drain
 
 
 class RunRecorder:
@@ -109,7 +107,7 @@ class RunRecorder:
             self.logger.warning("nipype-carbon: records not gathered: %s", err)
 
     def finish(self, failed: BaseException | None = None) -> None:
-        """Gather the last records, add the scheduler's and the end event, log a summary."""
+        """Gather the last records, add the scheduler's record and the end event."""
         if self.session is None:
             return
         try:
@@ -121,13 +119,6 @@ class RunRecorder:
             )
             with contextlib.suppress(OSError):  # left in place when records are still due
                 self.spool_dir.rmdir()
-            settings = self.settings
-            grid = resolve_intensity(settings.region, settings.intensity_g_per_kwh)
-            self.logger.info(
-                "%s\n  session: %s",
-                summarize(self.session, grid, settings.pue, settings.idle),
-                self.session.path,
-            )
         except Exception as err:
             self.logger.warning("nipype-carbon: session not completed: %s", err, exc_info=True)
         finally:

@@ -18,7 +18,7 @@ import os
 import resource
 from dataclasses import dataclass
 
-import psutil
+from nipype_carbon.measure.procfs import ProcessStat, children_by_scan, process_stat
 
 
 def _rusage_cpu_s(who: int) -> float:
@@ -29,6 +29,11 @@ def _rusage_cpu_s(who: int) -> float:
 def _maxrss_b(who: int) -> int:
     # ru_maxrss is in kilobytes on Linux
     return int(resource.getrusage(who).ru_maxrss) * 1024
+
+
+def _own_rss_b(pid: int) -> int:
+    stat = process_stat(pid)
+    return stat.rss_b if stat is not None else 0
 
 
 def _children_from_proc(pid: int) -> list[int] | None:
@@ -64,10 +69,7 @@ def descendant_pids(pid: int) -> list[int]:
     while stack:
         children = _children_from_proc(stack.pop())
         if children is None:
-            try:
-                return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-            except psutil.Error:
-                return []
+            return children_by_scan(pid)
         found += children
         stack += children
     return found
@@ -99,27 +101,20 @@ class ProcessTreeClock:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self._process = psutil.Process(self.pid)
         self._self0 = _rusage_cpu_s(resource.RUSAGE_SELF)
         self._reaped0 = _rusage_cpu_s(resource.RUSAGE_CHILDREN)
         self._children_maxrss0 = _maxrss_b(resource.RUSAGE_CHILDREN)
-        self._handles: dict[int, psutil.Process] = {}
-        self._live0 = {pid: cpu for pid, cpu, _ in self._live()}
+        # a live descendant is known by pid and start time (a pid may be reused)
+        self._live0 = {(s.pid, s.started): s.cpu_s for s in self._live()}
         self._last_cpu_s = 0.0
         self.peak_rss_b = 0
 
-    def _live(self) -> list[tuple[int, float, int]]:
-        found: list[tuple[int, float, int]] = []
+    def _live(self) -> list[ProcessStat]:
+        found = []
         for pid in descendant_pids(self.pid):
-            child = psutil.Process(pid) if pid not in self._handles else self._handles[pid]
-            self._handles[pid] = child
-            try:
-                with child.oneshot():
-                    t = child.cpu_times()
-                    rss = child.memory_info().rss
-            except psutil.Error:
-                continue  # exited meanwhile: counted once reaped
-            found.append((child.pid, t.user + t.system + t.children_user + t.children_system, rss))
+            stat = process_stat(pid)
+            if stat is not None:  # else it exited meanwhile: counted once reaped
+                found.append(stat)
         return found
 
     def sample(self, exclude_cpu_s: float = 0.0) -> TreeSample:
@@ -127,17 +122,13 @@ class ProcessTreeClock:
         own = _rusage_cpu_s(resource.RUSAGE_SELF) - self._self0
         reaped = _rusage_cpu_s(resource.RUSAGE_CHILDREN) - self._reaped0
         live = self._live()
-        live_cpu = sum(cpu - self._live0.get(pid, 0.0) for pid, cpu, _ in live)
+        live_cpu = sum(s.cpu_s - self._live0.get((s.pid, s.started), 0.0) for s in live)
         cpu_s = max(self._last_cpu_s, own + reaped + live_cpu - exclude_cpu_s)
         self._last_cpu_s = cpu_s
-        try:
-            rss = self._process.memory_info().rss
-        except psutil.Error:
-            rss = 0
-        rss += sum(r for _, _, r in live)
+        rss = _own_rss_b(self.pid) + sum(s.rss_b for s in live)
         self.peak_rss_b = max(self.peak_rss_b, rss)
         return TreeSample(
-            cpu_s, rss, {self.pid} | {pid for pid, _, _ in live}, max(0.0, own - exclude_cpu_s)
+            cpu_s, rss, {self.pid} | {s.pid for s in live}, max(0.0, own - exclude_cpu_s)
         )
 
     def reaped_peak_rss_b(self) -> int:
@@ -154,7 +145,6 @@ class ProcessClock:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self._process = psutil.Process(self.pid)
         self._self0 = _rusage_cpu_s(resource.RUSAGE_SELF)
         self._last_cpu_s = 0.0
         self.peak_rss_b = 0
@@ -162,10 +152,7 @@ class ProcessClock:
     def sample(self, exclude_cpu_s: float = 0.0) -> TreeSample:
         own = _rusage_cpu_s(resource.RUSAGE_SELF) - self._self0 - exclude_cpu_s
         self._last_cpu_s = max(self._last_cpu_s, own)
-        try:
-            rss = self._process.memory_info().rss
-        except psutil.Error:
-            rss = 0
+        rss = _own_rss_b(self.pid)
         self.peak_rss_b = max(self.peak_rss_b, rss)
         return TreeSample(self._last_cpu_s, rss, {self.pid}, self._last_cpu_s)
 

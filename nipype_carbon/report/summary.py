@@ -1,0 +1,53 @@
+"""The few lines logged at the end of a run: energy, CO2e, method, the hottest nodes.
+
+Built from the one report model (:func:`~nipype_carbon.report.model.build_report`)
+and formatted by the same functions as the console report; the engine
+adapters log it when a run finishes. Where the report's own dependencies are
+missing (pandas, inside an app's container), the log says how to render the
+report later instead.
+
+Examples
+--------
+>>> from nipype_carbon.record.session import Session
+>>> print(summary_text(build_report(Session())))  # doctest: +ELLIPSIS
+nipype-carbon: 0 node(s)...
+Energy 0 J, 0 g CO2e [no region set: WORLD average, ...
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nipype_carbon.report.formats import header_lines
+from nipype_carbon.report.hotspots import top_nodes
+from nipype_carbon.report.model import Report, build_report
+from nipype_carbon.report.units import emissions, energy
+
+
+def summary_text(report: Report, top: int = 5) -> str:
+    """The run's header lines and its ``top`` hottest nodes."""
+    lines = [f"nipype-carbon: {report.totals['nodes']} node(s)", *header_lines(report)]
+    for row in top_nodes(report, top).to_dict("records"):
+        lines.append(
+            f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
+            f"cpu {row['cpu_s']:8.2f} s  [{row['method']}]  {row['node']}"
+        )
+    return "\n".join(lines)
+
+
+def log_run_summary(session: Any, logger: logging.Logger) -> None:
+    """Log the summary of a finished run's session, priced with the settings it recorded.
+
+    Never raises: the workflow has finished, and its session is on disk whatever happens here.
+    """
+    if session is None:
+        return
+    try:
+        text = summary_text(build_report(session))
+    except ImportError as err:  # pandas missing where the workflow ran
+        text = f"nipype-carbon: summary skipped ({err}); render it with `nipype-carbon report`"
+    except Exception as err:
+        logger.warning("nipype-carbon: summary not rendered: %s", err, exc_info=True)
+        text = "nipype-carbon: summary not rendered; the session is complete on disk"
+    logger.info("%s\n  session: %s", text, session.path)
