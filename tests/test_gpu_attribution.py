@@ -24,18 +24,21 @@ def test_gpu_energy_is_split_by_the_nodes_share_of_utilisation(
     gpu = FakeGpu(UUID, power_w=50.0)  # idle at first
     nvml = FakeNvml([gpu])
     meter = NvmlMeter.probe(nvml=nvml)
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
     other_pid = 999_999  # another user's process on the same GPU
-    gpu.samples = [FakeSample(child.pid, 1, 75), FakeSample(other_pid, 1, 25)]
     busy = threading.Timer(0.5, nvml.set_power, args=(0, 250.0))
+    child = None
     try:
         with NodeMeter(meters=[meter, ModelMeter()], sample_interval_s=0.1) as node:
+            # the node's work: a child process it starts, which uses the GPU
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+            gpu.samples = [FakeSample(child.pid, 1, 75), FakeSample(other_pid, 1, 25)]
             busy.start()
             time.sleep(1.5)
     finally:
         busy.join()
-        child.kill()
-        child.wait()
+        if child is not None:
+            child.kill()
+            child.wait()
     assert node.measurement is not None
     rows = node.measurement.samples["gpu"][UUID]
     assert rows[-1][:2] == [75.0, 100.0]  # the node's processes, all processes

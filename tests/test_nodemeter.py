@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nipype_carbon import Measurement, NodeMeter, NodeRecord, Session, attribute_energy
-from nipype_carbon.measure.measurement import Domain
+from nipype_carbon.measure.measurement import Domain, HostNow
 from nipype_carbon.measure.meters import EnergyMeter, ModelMeter
 from nipype_carbon.measure.nodemeter import SAMPLER_THREAD_NAME
 from tests import workloads
@@ -54,7 +54,7 @@ class ExplodingMeter(EnergyMeter):
     def domains(self) -> list[Domain]:
         return [Domain("exploding:x", "cpu", "counter", "exploding")]
 
-    def read(self) -> dict[str, float]:
+    def read(self, now: HostNow | None = None) -> dict[str, float]:
         self.reads += 1
         if self.reads > 1:
             raise OSError("device went away")

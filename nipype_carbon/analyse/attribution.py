@@ -37,6 +37,7 @@ from nipype_carbon.analyse.host_timeline import (
     NodeSeries,
     build_timeline,
     node_series,
+    resample,
 )
 from nipype_carbon.measure.measurement import COMPONENTS, Domain
 from nipype_carbon.record.records import HostRecord, NodeRecord
@@ -128,7 +129,8 @@ def attribute_energy(session: Session, idle: str = "separate") -> AttributionRes
         record = session.hosts.get(host)
         if record is None:
             continue
-        hosts[host] = _attribute_host(record, records, nodes, idle)
+        calibrated = session.settings.get("cpu_baseline_w")
+        hosts[host] = _attribute_host(record, records, nodes, idle, calibrated)
     return AttributionResult(nodes, hosts, idle)
 
 
@@ -141,16 +143,33 @@ def _by_host(records: Iterable[NodeRecord]) -> dict[str, list[NodeRecord]]:
 
 
 def host_domains(host: HostRecord) -> list[Domain]:
-    """Every domain of every meter recorded for a host."""
-    return [Domain.from_dict(d) for m in host.meters.get("meters", []) for d in m["domains"]]
+    """The domains of a host's meters, each component counted once.
+
+    A host's meters are the union over its processes; where one process
+    measured a component (RAPL, NVML) and another only modelled it, the
+    measured counter is the host's and the model is left out.
+    """
+    domains = [Domain.from_dict(d) for m in host.meters.get("meters", []) for d in m["domains"]]
+    measured = {d.component for d in domains if d.method != "model"}
+    return [d for d in domains if d.method != "model" or d.component not in measured]
 
 
 def _attribute_host(
-    host: HostRecord, records: list[NodeRecord], nodes: dict[str, NodeEnergy], idle: str
+    host: HostRecord,
+    records: list[NodeRecord],
+    nodes: dict[str, NodeEnergy],
+    idle: str,
+    calibrated_w: float | None = None,
 ) -> HostEnergy:
     domains = host_domains(host)
     measurements = [r.measurement for r in records if r.measurement]
-    timeline = build_timeline(host.name, measurements, domains)
+    raw = build_timeline(host.name, measurements, domains)
+    baselines = {
+        name: _baseline(host, raw, name, calibrated_w)
+        for name, domain in raw.domains.items()
+        if domain.component != "dram"
+    }
+    timeline = resample(raw, SPLIT_BIN_S)
     result = HostEnergy(host.name, wraps=timeline.wraps, timeline=timeline)
     if timeline.long_gaps:
         result.warnings.append(
@@ -174,7 +193,7 @@ def _attribute_host(
             shares = _memory_shares(timeline, series, spans, host.info["memory_total_b"])
             unattributed["dram"] += _give(energy, shares, series, spans, nodes, "energy_dram_j")
             continue
-        base_w, how = _baseline(host, timeline, name)
+        base_w, how = baselines[name]
         result.baseline_power_w[name], result.baseline_method[name] = base_w, how
         baseline = np.minimum(energy, base_w * timeline.dt)
         dynamic = energy - baseline
@@ -196,11 +215,12 @@ def _attribute_host(
 
 
 def _span(t: np.ndarray, s: NodeSeries) -> tuple[int, int]:
-    """Interval indices [a, b) of the timeline that lie within the node's own samples."""
-    if len(s.t) < 2:
+    """Interval indices [a, b) of the timeline that overlap the node's own samples."""
+    if len(s.t) < 2 or len(t) < 2:
         return 0, 0
-    a = int(np.searchsorted(t, s.t[0], side="left"))
-    b = int(np.searchsorted(t, s.t[-1], side="right")) - 1
+    n = len(t) - 1
+    a = min(max(int(np.searchsorted(t, s.t[0], side="right")) - 1, 0), n)
+    b = min(int(np.searchsorted(t, s.t[-1], side="left")), n)
     return a, max(a, b)
 
 
@@ -300,26 +320,94 @@ def _give(
     return float(energy.sum()) - given
 
 
-def _baseline(host: HostRecord, timeline: HostTimeline, name: str) -> tuple[float, str]:
+def _baseline(
+    host: HostRecord, timeline: HostTimeline, name: str, calibrated_w: float | None
+) -> tuple[float, str]:
+    domain = timeline.domains[name]
     known = host.baseline_power_w.get(name)
     if known is not None:
-        return float(known), "recorded"
-    return estimate_baseline_power(timeline, name, host.info.get("logical_cpus", 1))
+        how = "model: idle share of rated power" if domain.method == "model" else "recorded"
+        return float(known), how
+    cpu = [d for d in timeline.domains.values() if d.component == "cpu"]
+    if calibrated_w is not None and domain.component == "cpu":
+        return calibrated_w / len(cpu), "calibrated: cpu_baseline_w setting, measured by the user"
+    return estimate_baseline_power(
+        timeline, name, host.info.get("logical_cpus", 1), _rated_idle_w(host, timeline, name)
+    )
+
+
+def _rated_idle_w(host: HostRecord, timeline: HostTimeline, name: str) -> float | None:
+    """The model's idle power of the host's CPUs, for a measured CPU domain (None otherwise)."""
+    if timeline.domains[name].component != "cpu":
+        return None
+    packages = [d for d in timeline.domains.values() if d.component == "cpu"]
+    for meter in host.meters.get("meters", []):
+        idle_w = meter.get("details", {}).get("cpu_idle_power_w")
+        if meter.get("kind") == "model" and idle_w is not None:
+            return float(idle_w) / max(len(packages), 1)
+    return None
+
+
+#: width of the bins host energy is split on among nodes (see host_timeline.resample)
+SPLIT_BIN_S = 0.5
+#: width of the bins the baseline is fitted on: long against the counters' and /proc/stat's
+#: resolution (1 µJ, 10 ms), short enough for a baseline window of half a second
+BIN_S = 0.1
+#: the "lowest" power of a domain: a low percentile of its bins, not one stray bin
+LOW_PERCENTILE = 10
+#: the least spread of CPU utilisation across bins for a fit of power against it
+FIT_MIN_SPREAD = 0.2
+
+
+def binned_power(
+    timeline: HostTimeline, name: str, logical_cpus: int, width_s: float = BIN_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean power (W) and CPU utilisation (0-1) of a domain in bins of ``width_s``.
+
+    Both come from cumulative quantities (energy, busy CPU seconds)
+    interpolated at the bin edges, so no bin depends on how the merged
+    samples of several processes happen to interleave.
+    """
+    t = timeline.t
+    if len(t) < 2 or t[-1] - t[0] < 2 * width_s:
+        return np.zeros(0), np.zeros(0)
+    edges = t[0] + width_s * np.arange(int((t[-1] - t[0]) / width_s) + 1)
+    energy = np.concatenate([[0.0], np.cumsum(timeline.energy_j[name])])
+    power = np.diff(np.interp(edges, t, energy)) / width_s
+    busy = np.diff(np.interp(edges, t, timeline.busy_cpu_s))
+    return power, busy / (width_s * max(logical_cpus, 1))
 
 
 def estimate_baseline_power(
-    timeline: HostTimeline, name: str, logical_cpus: int
+    timeline: HostTimeline, name: str, logical_cpus: int, rated_idle_w: float | None = None
 ) -> tuple[float, str]:
-    """Baseline power of a domain from its own timeline, and how it was found."""
-    dt = timeline.dt
-    usable = dt >= 0.05
-    if not usable.any():
-        return 0.0, "none: no interval long enough"
-    power = timeline.energy_j[name][usable] / dt[usable]
-    util = timeline.dbusy[usable] / (dt[usable] * max(logical_cpus, 1))
+    """Baseline power of a domain from its own timeline, and how it was found.
+
+    In order: a linear fit of power against the host's CPU utilisation, when
+    utilisation varied (CPU domains; the intercept is the power at zero load,
+    with its standard error); else the idle power of the CPU's rated power
+    (the model's assumption), never above the lowest power seen; else the
+    lowest power seen (an upper bound).
+    """
+    power, util = binned_power(timeline, name, logical_cpus)
+    if not len(power):
+        return 0.0, "none: the run is too short to tell"
+    lowest = float(np.percentile(power, LOW_PERCENTILE))
     cpu_domain = timeline.domains[name].component == "cpu"  # GPU power does not follow CPU use
-    if cpu_domain and len(power) >= 5 and np.ptp(util) >= 0.2:
-        slope, intercept = np.polyfit(util, power, 1)
+    if cpu_domain and len(power) >= 5 and np.ptp(util) >= FIT_MIN_SPREAD:
+        (slope, intercept), cov = np.polyfit(util, power, 1, cov=True)
         if intercept >= 0 and slope >= 0:
-            return float(intercept), "fitted: interval power against CPU utilisation"
-    return float(power.min()), "lowest interval power (an upper bound)"
+            error = float(np.sqrt(max(cov[1, 1], 0.0)))
+            return float(intercept), (
+                f"fitted: power against CPU utilisation over {len(power)} bins of {BIN_S:g} s "
+                f"(± {error:.2g} W)"
+            )
+    if rated_idle_w is not None and rated_idle_w <= lowest:
+        return rated_idle_w, (
+            "rated: idle share of the CPU's rated power (model assumption; utilisation "
+            "did not vary enough to fit)"
+        )
+    return lowest, (
+        f"low power seen ({LOW_PERCENTILE}th percentile of {BIN_S:g}-s bins; an upper bound: "
+        "utilisation did not vary enough to fit)"
+    )

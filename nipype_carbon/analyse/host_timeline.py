@@ -109,6 +109,29 @@ def build_timeline(
     return timeline
 
 
+def resample(timeline: HostTimeline, width_s: float) -> HostTimeline:
+    """The timeline on a regular grid of about ``width_s``, from its cumulative quantities.
+
+    Readings merged from several processes interleave into intervals of a few
+    milliseconds, in which the counters' and /proc/stat's own resolution (a
+    RAPL update, a 10-ms CPU tick) dominate: shares computed there are noise.
+    On a regular grid every bin holds many updates of each, and energy, busy
+    CPU and each node's CPU are taken at the same instants.
+    """
+    t = timeline.t
+    if len(t) < 2 or t[-1] - t[0] <= width_s:
+        return timeline
+    edges = np.linspace(t[0], t[-1], int(np.ceil((t[-1] - t[0]) / width_s)) + 1)
+    energy = {
+        name: np.diff(np.interp(edges, t, np.concatenate([[0.0], np.cumsum(values)])))
+        for name, values in timeline.energy_j.items()
+    }
+    busy = np.interp(edges, t, timeline.busy_cpu_s)
+    return HostTimeline(
+        timeline.host, edges, busy, timeline.domains, energy, timeline.wraps, timeline.long_gaps
+    )
+
+
 def _long_gaps(timeline: HostTimeline) -> int:
     """Intervals long enough that a counter may have wrapped more than once unseen."""
     gaps = 0

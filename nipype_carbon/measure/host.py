@@ -35,11 +35,6 @@ def cpu_brand() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def seconds_since_boot(now: float) -> float:
-    """``now`` (a ``time.time()`` value) as seconds since the host booted."""
-    return now - procfs.boot_time()
-
-
 @dataclass(frozen=True)
 class HostInfo:
     """What a session keeps about each host it ran on."""

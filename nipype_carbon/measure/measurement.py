@@ -50,6 +50,18 @@ class Domain:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class HostNow:
+    """One instant of the host: the clock and busy CPU, read once per sample.
+
+    A node meter reads them once and hands them to every meter, so a modelled
+    counter and the timeline's busy CPU can never disagree within a sample.
+    """
+
+    t: float
+    busy_cpu_s: float
+
+
 @dataclass
 class Measurement:
     """What a NodeMeter saw: raw, nothing attributed yet.
@@ -72,6 +84,8 @@ class Measurement:
     baseline_power_w: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     own_cpu_s: float = 0.0
+    #: CPU spent meanwhile by processes an earlier node left running (orphans): not this node's
+    inherited_cpu_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (shallow: the sample columns are shared, not copied)."""

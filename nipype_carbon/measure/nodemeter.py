@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from nipype_carbon.measure.host import HostInfo
-from nipype_carbon.measure.measurement import Measurement
+from nipype_carbon.measure.measurement import HostNow, Measurement
 from nipype_carbon.measure.meters.base import EnergyMeter
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.procfs import busy_cpu_s, memory_used_b
@@ -119,6 +119,9 @@ class NodeMeter:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name=SAMPLER_THREAD_NAME, daemon=True)
             self._thread.start()
+            ignore = getattr(self._tree, "ignore_thread", None)
+            if ignore is not None and self._thread.native_id is not None:
+                ignore(self._thread.native_id)
         except Exception as err:  # never fail the user's work
             self._note(f"start failed: {type(err).__name__}: {err}")
 
@@ -135,6 +138,15 @@ class NodeMeter:
             self._note(f"stop failed: {type(err).__name__}: {err}")
             self.measurement = None
         return self.measurement
+
+    def sample(self) -> None:
+        """Take one sample now, besides the sampler's own (never raises)."""
+        try:
+            started = time.thread_time()
+            self._take_sample(self._sampler_cpu_s)
+            self._sampler_cpu_s += time.thread_time() - started
+        except Exception as err:
+            self._note(f"sample failed: {type(err).__name__}: {err}")
 
     # -- sampling ---------------------------------------------------------
     def _run(self) -> None:
@@ -153,7 +165,7 @@ class NodeMeter:
             index = len(self._samples["t"])
             t = self.clock()
             busy = busy_cpu_s()
-            readings = self._read_meters()
+            readings = self._read_meters(HostNow(t, busy))
             tree = self._tree.sample(exclude_cpu_s)
             row = {
                 "t": t,
@@ -167,13 +179,13 @@ class NodeMeter:
             self._store_readings(index, readings, tree.pids)
             return {**row, "own_cpu_s": tree.own_cpu_s}
 
-    def _read_meters(self) -> list[tuple[EnergyMeter, dict[str, float]]]:
+    def _read_meters(self, now: HostNow) -> list[tuple[EnergyMeter, dict[str, float]]]:
         readings = []
         for i, meter in enumerate(self._meters):
             if i in self._failed:
                 continue
             try:
-                readings.append((meter, meter.read()))
+                readings.append((meter, meter.read(now)))
             except Exception as err:
                 self._failed.add(i)
                 self._note(
@@ -224,6 +236,7 @@ class NodeMeter:
             baseline_power_w=baseline,
             errors=list(self._errors),
             own_cpu_s=last["own_cpu_s"],
+            inherited_cpu_s=getattr(self._tree, "inherited_cpu_s", 0.0),
         )
 
 

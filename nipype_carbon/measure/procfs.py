@@ -119,6 +119,7 @@ class ProcessStat:
     cpu_s: float  # user + system, of the process and of the children it has reaped
     rss_b: int
     started: int  # start time in clock ticks since boot: with the pid, the process's identity
+    parent: int = 0
 
 
 def process_stat(pid: int) -> ProcessStat | None:
@@ -133,10 +134,11 @@ def process_stat(pid: int) -> ProcessStat | None:
     try:
         ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
         started = int(fields[19])
+        parent = int(fields[1])
         rss_b = int(statm.split()[1]) * PAGE_B
     except (IndexError, ValueError):
         return None
-    return ProcessStat(pid, ticks / CLOCK_TICKS, rss_b, started)
+    return ProcessStat(pid, ticks / CLOCK_TICKS, rss_b, started, parent)
 
 
 def parent_pid(pid: int) -> int | None:

@@ -1,24 +1,42 @@
-"""CPU time and memory of a process tree, short-lived children included.
+"""CPU time and memory of the work a node does: its process, or its thread, and its children.
 
 A node's work happens in the process that runs it and in the processes it
 starts (FSL, ANTs or MRtrix3 command-line tools). Sampling CPU% misses a
 child that lives 50 ms; the kernel does not: when a child is reaped its CPU
-time is added to the parent's ``RUSAGE_CHILDREN``. So the tree's CPU time is
+time is added to the parent's ``RUSAGE_CHILDREN``. So a node's CPU time is
 
-    own CPU (RUSAGE_SELF) + reaped descendants (RUSAGE_CHILDREN) + live descendants
+    own CPU + reaped children (RUSAGE_CHILDREN) + live descendants it started
 
-each taken as a difference from the moment measurement started. A descendant
-that is re-parented to init before it is reaped (a double-forked daemon) is
-not seen once it has left the tree.
+each taken as a difference from the moment measurement started.
+
+*Own CPU* is the whole process's (``RUSAGE_SELF``) for a node that has its
+process to itself (a MultiProc worker, a batch job), and the node's own
+thread plus any thread started while it ran for a node run inside the process
+that drives the workflow (``thread_scope=True``: Linear, ``run_without_submitting``,
+Pydra's debug worker), whose other threads and worker processes are not the node's.
+
+*Descendants it started* exclude every process that was already there when
+measurement started, with everything below it: a pool's worker processes, or a
+child an earlier node left running. The CPU such a leftover child spends while
+this node runs is kept apart as ``inherited_cpu_s`` (orphan CPU), never charged
+to this node. A descendant re-parented to init before it is reaped (a
+double-forked daemon) is not seen once it has left the tree.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import threading
+import time
 from dataclasses import dataclass
 
-from nipype_carbon.measure.procfs import ProcessStat, children_by_scan, process_stat
+from nipype_carbon.measure.procfs import (
+    CLOCK_TICKS,
+    ProcessStat,
+    children_by_scan,
+    process_stat,
+)
 
 
 def _rusage_cpu_s(who: int) -> float:
@@ -36,43 +54,69 @@ def _own_rss_b(pid: int) -> int:
     return stat.rss_b if stat is not None else 0
 
 
-def _children_from_proc(pid: int) -> list[int] | None:
-    """Direct children from /proc/PID/task/TID/children (Linux 3.5+), or None if unsupported."""
+def _task_children(pid: int, tid: str) -> list[int] | None:
+    """Direct children started by one thread, or None where the kernel does not say."""
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+            return [int(c) for c in handle.read().split()]
+    except FileNotFoundError:
+        return [] if not os.path.exists(f"/proc/{pid}/task/{tid}") else None
     except OSError:
-        return None
-    children: list[int] = []
-    for tid in tasks:
+        return []
+
+
+def _children_from_proc(pid: int, tids: list[str] | None = None) -> list[int] | None:
+    """Direct children from /proc/PID/task/TID/children (Linux 3.5+), or None if unsupported.
+
+    ``tids`` limits them to the children those threads started.
+    """
+    if tids is None:
         try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
-                children += [int(c) for c in handle.read().split()]
-        except FileNotFoundError:
-            if tid == tasks[0] and not os.path.exists(f"/proc/{pid}/task/{tid}"):
-                continue  # the thread ended meanwhile
-            return None if tid == tasks[0] else children
+            tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
-            continue
+            return None
+    children: list[int] = []
+    for tid in tids:
+        found = _task_children(pid, tid)
+        if found is None:
+            return None
+        children += found
     return children
 
 
-def descendant_pids(pid: int) -> list[int]:
-    """Live descendants of ``pid``.
+def descendant_pids(
+    pid: int, skip: frozenset[int] = frozenset(), tids: list[str] | None = None
+) -> list[int]:
+    """Live descendants of ``pid``, not descending into the processes in ``skip``.
 
-    Reads only the tree's own ``/proc/PID/task/*/children`` files where the
-    kernel offers them, rather than every process of the host: a sample then
+    ``tids`` limits the top level to the children those threads of ``pid``
+    started. Reads only the tree's own ``/proc/PID/task/*/children`` files where
+    the kernel offers them, rather than every process of the host: a sample then
     costs a few system calls, which matters when the measured work holds the
     GIL (each call that releases it may wait a switch interval to get it back).
     """
+    top = _children_from_proc(pid, tids)
+    if top is None:
+        return [p for p in children_by_scan(pid) if p not in skip]  # skip is best effort here
     found: list[int] = []
-    stack = [pid]
+    stack = [c for c in top if c not in skip]
     while stack:
-        children = _children_from_proc(stack.pop())
-        if children is None:
-            return children_by_scan(pid)
-        found += children
-        stack += children
+        child = stack.pop()
+        found.append(child)
+        children = _children_from_proc(child)
+        stack += [c for c in children or [] if c not in skip]
     return found
+
+
+def _task_cpu_s(pid: int, tid: str) -> float:
+    """CPU seconds of one thread, from /proc/PID/task/TID/stat (0 once it has ended)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return 0.0
+    fields = text[text.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 @dataclass
@@ -89,7 +133,14 @@ class TreeSample:
 
 
 class ProcessTreeClock:
-    """Measures CPU time of the calling process and its descendants since creation.
+    """CPU time and memory of the work done in this process since creation, children included.
+
+    Parameters
+    ----------
+    thread_scope : bool
+        Count only the creating thread (and threads started after it was
+        created) as the node's own, and only children those threads start:
+        for a node run inside the process that drives the workflow.
 
     Examples
     --------
@@ -99,31 +150,91 @@ class ProcessTreeClock:
     True
     """
 
-    def __init__(self) -> None:
+    def __init__(self, thread_scope: bool = False) -> None:
         self.pid = os.getpid()
+        self.thread_scope = thread_scope
         self._self0 = _rusage_cpu_s(resource.RUSAGE_SELF)
         self._reaped0 = _rusage_cpu_s(resource.RUSAGE_CHILDREN)
         self._children_maxrss0 = _maxrss_b(resource.RUSAGE_CHILDREN)
-        # a live descendant is known by pid and start time (a pid may be reused)
-        self._live0 = {(s.pid, s.started): s.cpu_s for s in self._live()}
+        if thread_scope:
+            self._tid = str(threading.get_native_id())
+            self._thread_clock = time.pthread_getcpuclockid(threading.get_ident())
+            self._thread0 = time.clock_gettime(self._thread_clock)
+            self._tasks0 = set(self._tasks())
+        self._ignored: set[str] = set()
+        # processes already there (a pool's workers, an earlier node's leftovers): not ours
+        existing = [s for s in map(process_stat, descendant_pids(self.pid)) if s is not None]
+        self._existing0 = {(s.pid, s.started): s.cpu_s for s in existing}
+        self._existing_last = dict(self._existing0)
+        self._existing_children = {(s.pid, s.started) for s in existing if s.parent == self.pid}
+        self._skip = frozenset(s.pid for s in existing)
+        self._reaped_existing_s = 0.0
+        self._gone_spent_s = 0.0
         self._last_cpu_s = 0.0
+        self.inherited_cpu_s = 0.0
         self.peak_rss_b = 0
 
-    def _live(self) -> list[ProcessStat]:
+    def ignore_thread(self, native_id: int) -> None:
+        """Leave a thread out (the meter's own sampler) when only threads are counted."""
+        self._ignored.add(str(native_id))
+
+    def _tasks(self) -> list[str]:
+        try:
+            return os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return []
+
+    def _own_cpu_s(self) -> tuple[float, list[str] | None]:
+        """CPU of the node's own threads since creation, and the threads whose children count."""
+        if not self.thread_scope:
+            return _rusage_cpu_s(resource.RUSAGE_SELF) - self._self0, None
+        new = [tid for tid in self._tasks() if tid not in self._tasks0 | self._ignored]
+        own = time.clock_gettime(self._thread_clock) - self._thread0
+        own += sum(_task_cpu_s(self.pid, tid) for tid in new)
+        return own, [self._tid, *new]
+
+    def _live(self, tids: list[str] | None) -> list[ProcessStat]:
         found = []
-        for pid in descendant_pids(self.pid):
+        for pid in descendant_pids(self.pid, self._skip, tids):
             stat = process_stat(pid)
             if stat is not None:  # else it exited meanwhile: counted once reaped
                 found.append(stat)
         return found
 
+    def _follow_existing(self) -> None:
+        """Update what the processes already there have spent; note those that were reaped.
+
+        A leftover child of this process that ends and is reaped while this node
+        runs adds its whole CPU time to ``RUSAGE_CHILDREN``: that part is taken
+        back out (as last seen; what it spent after the last sample stays in).
+        """
+        for key in list(self._existing_last):
+            stat = process_stat(key[0])
+            if stat is not None and stat.started == key[1]:
+                self._existing_last[key] = stat.cpu_s
+                continue
+            last = self._existing_last.pop(key)
+            self._gone_spent_s += last - self._existing0[key]
+            if key in self._existing_children:
+                self._reaped_existing_s += last
+        if not self.thread_scope:  # in the driving process these are the pool's workers
+            alive = sum(v - self._existing0[k] for k, v in self._existing_last.items())
+            self.inherited_cpu_s = max(0.0, alive + self._gone_spent_s)
+
     def sample(self, exclude_cpu_s: float = 0.0) -> TreeSample:
-        """CPU seconds of the tree since creation, less ``exclude_cpu_s`` (the meter's own)."""
-        own = _rusage_cpu_s(resource.RUSAGE_SELF) - self._self0
-        reaped = _rusage_cpu_s(resource.RUSAGE_CHILDREN) - self._reaped0
-        live = self._live()
-        live_cpu = sum(s.cpu_s - self._live0.get((s.pid, s.started), 0.0) for s in live)
-        cpu_s = max(self._last_cpu_s, own + reaped + live_cpu - exclude_cpu_s)
+        """CPU seconds of the node since creation, less ``exclude_cpu_s`` (the meter's own).
+
+        With ``thread_scope``, the meter's thread is left out by :meth:`ignore_thread`
+        instead, and ``exclude_cpu_s`` is not used.
+        """
+        if self.thread_scope:
+            exclude_cpu_s = 0.0
+        own, tids = self._own_cpu_s()
+        if self._existing_last:
+            self._follow_existing()
+        reaped = _rusage_cpu_s(resource.RUSAGE_CHILDREN) - self._reaped0 - self._reaped_existing_s
+        live = self._live(tids)
+        cpu_s = max(self._last_cpu_s, own + reaped + sum(s.cpu_s for s in live) - exclude_cpu_s)
         self._last_cpu_s = cpu_s
         rss = _own_rss_b(self.pid) + sum(s.rss_b for s in live)
         self.peak_rss_b = max(self.peak_rss_b, rss)

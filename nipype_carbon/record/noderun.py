@@ -16,12 +16,14 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.nodemeter import NodeMeter
+from nipype_carbon.measure.proctree import ProcessTreeClock
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.settings import CarbonSettings
 from nipype_carbon.record.spool import write_record
@@ -65,6 +67,12 @@ class RunContext:
     settings: dict[str, Any] = field(default_factory=dict)
     host: str = ""
     meter_kinds: tuple[str, ...] | None = None
+    #: the process that drives the workflow: a node run there shares it with the engine
+    driver_pid: int | None = None
+
+    def in_driver(self) -> bool:
+        """Whether this node runs inside the driving process (and host)."""
+        return self.driver_pid == os.getpid() and self.host == host_name()
 
     def carbon_settings(self) -> CarbonSettings:
         return CarbonSettings.from_mapping(self.settings, env={})
@@ -132,7 +140,12 @@ class NodeRun:
         if self.metered:
             try:
                 settings = self.context.carbon_settings()
-                self._meter = NodeMeter(self.context.selection(), settings.sample_interval_s)
+                self._meter = NodeMeter(
+                    self.context.selection(),
+                    settings.sample_interval_s,
+                    # in the driving process, the node is its thread and the children it starts
+                    process_clock=partial(ProcessTreeClock, thread_scope=self.context.in_driver()),
+                )
             except Exception as err:  # never fail the node
                 self._note(f"meter not started: {type(err).__name__}: {err}")
             else:

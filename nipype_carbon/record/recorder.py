@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from nipype_carbon.record.scheduler import scheduler_record
 from nipype_carbon.record.session import Session, load_session, new_session_path, session_files
 from nipype_carbon.record.settings import CarbonSettings
 from nipype_carbon.record.spool import drain
+
+#: readings taken in the baseline window before the first node starts
+BASELINE_SAMPLES = 5
 
 
 class RunRecorder:
@@ -66,7 +70,7 @@ class RunRecorder:
         self.spool_dir = self.path.with_suffix(".spool")
         here = meters_for(settings)
         self.context = RunContext(
-            str(self.spool_dir), settings.to_dict(), host_name(), here.kinds()
+            str(self.spool_dir), settings.to_dict(), host_name(), here.kinds(), os.getpid()
         )
         self.session: Session | None = None
         self.previous: list[Path] = []
@@ -91,11 +95,27 @@ class RunRecorder:
                 process_clock=ProcessClock,
             )
             self._meter.start()
+            self._baseline_window(self._meter)
         except Exception as err:
             self._meter = None
             self.logger.warning("nipype-carbon: scheduler not metered: %s", err)
         self.logger.info("nipype-carbon: session %s", self.path)
         return self.session
+
+    def _baseline_window(self, meter: NodeMeter) -> None:
+        """Readings of the host before any node runs, where a counter is measured.
+
+        With them the host's power is seen at the load it had without this run,
+        so attribution can tell baseline from busy power even when other
+        processes load the host once the run has started. The model's baseline
+        is known exactly: no window then.
+        """
+        window_s = self.settings.baseline_window_s
+        if window_s <= 0 or not meters_for(self.settings).kinds():
+            return
+        for _ in range(BASELINE_SAMPLES):
+            time.sleep(window_s / BASELINE_SAMPLES)
+            meter.sample()
 
     def drain(self) -> None:
         """Move finished records from the spool into the session (never raises)."""

@@ -92,14 +92,21 @@ class Session:
         }
 
     def add_node(self, record: NodeRecord) -> None:
-        """Add a node (and its host, the first time) and append it to the file."""
+        """Add a node (and its host's meters, where new) and append it to the file.
+
+        A host's meters are the union over every process that measured on it: a
+        later job with other GPUs adds its domains (a new host line, which a
+        reader takes in place of the earlier one).
+        """
         if record.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {record.status!r}")
         lines = []
         host = self._host_from(record)
-        if host is not None and host.name not in self.hosts:
-            self.hosts[host.name] = host
-            lines.append({"type": "host", **asdict(host)})
+        if host is not None:
+            merged = merge_hosts(self.hosts.get(host.name), host)
+            if merged is not None:
+                self.hosts[host.name] = merged
+                lines.append({"type": "host", **asdict(merged)})
         self.nodes[record.name] = record
         lines.append({"type": "node", **record.to_dict()})
         self._append(lines)
@@ -160,6 +167,21 @@ class Session:
     def load(cls, path: str | os.PathLike[str]) -> Session:
         """Read a session file, or the session.jsonl inside a carbon directory."""
         return load_session(path)
+
+
+def merge_hosts(known: HostRecord | None, new: HostRecord) -> HostRecord | None:
+    """``known`` with the meters and baselines of ``new`` it lacks, or None when nothing is new."""
+    if known is None:
+        return new
+    names = {d["name"] for m in known.meters.get("meters", []) for d in m["domains"]}
+    extra = [
+        m for m in new.meters.get("meters", []) if any(d["name"] not in names for d in m["domains"])
+    ]
+    baselines = {k: v for k, v in new.baseline_power_w.items() if k not in known.baseline_power_w}
+    if not extra and not baselines:
+        return None
+    meters = {**known.meters, "meters": [*known.meters.get("meters", []), *extra]}
+    return HostRecord(known.name, known.info, meters, {**known.baseline_power_w, **baselines})
 
 
 def _atomic_write(target: Path, lines: Iterable[dict[str, Any]]) -> None:

@@ -45,6 +45,10 @@ class CarbonSettings:
     pue : power usage effectiveness of the facility (>= 1.0; default 1.0).
     carbon_dir : where the session is written (default chosen by the engine adapter).
     sample_interval_s : interval of the host time series each node records.
+    cpu_baseline_w : idle power of the host's CPU packages together, measured on a quiet host
+        (``nipype-carbon doctor`` shows how): the baseline of measured CPU counters.
+    baseline_window_s : seconds of host readings taken before the first node starts, when a
+        measured counter (RAPL, NVML) is there, so the baseline can be told from busy power.
     powercap_root : powercap sysfs root for RAPL (containers, tests).
     cpu_tdp_w : rated CPU power for the model, overriding the table.
     cpu_idle_fraction : idle share of rated CPU power in the model.
@@ -58,6 +62,8 @@ class CarbonSettings:
     pue: float = DEFAULT_PUE
     carbon_dir: str | None = None
     sample_interval_s: float = 1.0
+    baseline_window_s: float = 0.5
+    cpu_baseline_w: float | None = None
     powercap_root: str | None = None
     cpu_tdp_w: float | None = None
     cpu_idle_fraction: float = DEFAULT_CPU_IDLE_FRACTION
@@ -115,11 +121,15 @@ class CarbonSettings:
             object.__setattr__(self, "region", grid.region)
         if self.idle not in IDLE_MODES:
             raise SettingsError(f"idle must be one of {IDLE_MODES}, got {self.idle!r}")
+        if not 0 <= self.baseline_window_s <= 60:
+            raise SettingsError(
+                f"baseline_window_s must be between 0 and 60 s, got {self.baseline_window_s}"
+            )
         if not 0.01 <= self.sample_interval_s <= 3600:
             raise SettingsError(
                 f"sample_interval_s must be between 0.01 and 3600 s, got {self.sample_interval_s}"
             )
-        for key in ("cpu_tdp_w", "memory_w_per_gb"):
+        for key in ("cpu_tdp_w", "memory_w_per_gb", "cpu_baseline_w"):
             value = getattr(self, key)
             if value is not None and value < 0:
                 raise SettingsError(f"{key} must be >= 0, got {value}")
@@ -133,6 +143,8 @@ _FLOATS = (
     "intensity_g_per_kwh",
     "pue",
     "sample_interval_s",
+    "baseline_window_s",
+    "cpu_baseline_w",
     "cpu_tdp_w",
     "cpu_idle_fraction",
     "memory_w_per_gb",

@@ -96,3 +96,52 @@ def intel_server(root: Path, sockets: int = 1, package_w: float = 50.0, **kw: in
     tree.zone(f"intel-rapl:{sockets}", "psys", package_w * 3, **kw)
     tree.zone("intel-rapl-mmio:0", "package-0", package_w, **kw)
     return tree
+
+
+def host_busy_cpu_s() -> float:
+    """Busy CPU seconds of this host since boot, parsed here from /proc/stat.
+
+    Read independently of the code under test: the emulator's truth must not
+    come from the functions it checks.
+    """
+    with open("/proc/stat") as handle:
+        fields = handle.readline().split()
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+class LoadFollowingPowercap(FakePowercap):
+    """A package zone whose counter follows the host's real load.
+
+    Energy since start = ``idle_w`` x elapsed seconds + ``j_per_cpu_s`` x busy
+    CPU seconds of the whole host (every process, from /proc/stat): so the
+    truth for any piece of work is ``j_per_cpu_s`` x its CPU seconds, and the
+    baseline is ``idle_w``. The counter wraps at ``range_uj``.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        idle_w: float = 12.0,
+        j_per_cpu_s: float = 9.0,
+        range_uj: int = 262_143_328_850,
+        tick_s: float = 0.005,
+    ) -> None:
+        super().__init__(root, tick_s)
+        self.idle_w = idle_w
+        self.j_per_cpu_s = j_per_cpu_s
+        self._busy0 = host_busy_cpu_s()
+        self.zone("intel-rapl:0", "package-0", 0.0, range_uj)
+
+    def _write(self, zone: FakeZone, elapsed_s: float) -> None:
+        busy_s = host_busy_cpu_s() - getattr(self, "_busy0", host_busy_cpu_s())
+        energy_j = self.idle_w * elapsed_s + self.j_per_cpu_s * busy_s
+        value = int(zone.start_uj + energy_j * 1e6) % zone.range_uj
+        tmp = zone.path / ".energy_uj.tmp"
+        tmp.write_text(f"{value}\n")
+        os.replace(tmp, zone.path / "energy_uj")
+
+    def __enter__(self) -> LoadFollowingPowercap:
+        self._busy0 = host_busy_cpu_s()
+        super().__enter__()
+        return self

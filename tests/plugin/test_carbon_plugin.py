@@ -179,12 +179,20 @@ def test_a_meter_that_breaks_mid_run_does_not_fail_the_workflow(
     tree = FakePowercap(tmp_path / "powercap")
     tree.zone("intel-rapl:0", "package-0", power_w=20.0)
     wf = workflows.known_costs(tmp_path)
-    killer = threading.Timer(0.4, shutil.rmtree, args=(tree.root,))
-    killer.start()
+    killer = threading.Timer(0.3, shutil.rmtree, args=(tree.root,))
+
+    def on_status(node: object, status: str) -> None:
+        if status == "start" and not killer.is_alive() and tree.root.exists():
+            killer.start()  # the counters vanish while the first node runs
+
     with caplog.at_level(logging.WARNING):
         wf.run(
             plugin="CarbonLinear",
-            plugin_args={"powercap_root": str(tree.root), "sample_interval_s": 0.1},
+            plugin_args={
+                "powercap_root": str(tree.root),
+                "sample_interval_s": 0.1,
+                "status_callback": on_status,
+            },
         )
     killer.join()
     session = _session(tmp_path, "known")

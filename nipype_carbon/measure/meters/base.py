@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from nipype_carbon.measure.measurement import Domain
+from nipype_carbon.measure.measurement import Domain, HostNow
 
 
 class MeterUnavailable(Exception):
@@ -96,8 +96,12 @@ class EnergyMeter(ABC):
         """The domains this meter reads."""
 
     @abstractmethod
-    def read(self) -> dict[str, float]:
-        """One value per domain name: joules for counters, watts for power."""
+    def read(self, now: HostNow | None = None) -> dict[str, float]:
+        """One value per domain name: joules for counters, watts for power.
+
+        ``now`` is the sample's clock and busy CPU, for meters that model from
+        them; read them afresh when it is None.
+        """
 
     def baseline_power_w(self) -> dict[str, float]:
         """Baseline (idle) power per domain where the meter knows it exactly."""

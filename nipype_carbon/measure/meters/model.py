@@ -12,7 +12,7 @@ CPU, the linear utilisation model of Fan, Weber & Barroso (ISCA 2007)::
 with ``u`` the busy fraction of all logical CPUs. Its cumulative form is a
 counter every process of the host reads alike::
 
-    E_cpu = P_idle * (seconds since boot) + k * (busy CPU seconds since boot)
+    E_cpu = P_idle * (epoch seconds) + k * (busy CPU seconds since boot)
     k     = (P_rated - P_idle) / logical CPUs          [J per busy CPU-second]
 
 Memory, the per-GB model of Green Algorithms (Lannelongue et al. 2021)::
@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nipype_carbon.measure.host import HostInfo, seconds_since_boot
-from nipype_carbon.measure.measurement import Domain
+from nipype_carbon.measure.host import HostInfo
+from nipype_carbon.measure.measurement import Domain, HostNow
 from nipype_carbon.measure.meters.base import EnergyMeter
 from nipype_carbon.measure.procfs import busy_cpu_s
 from nipype_carbon.reference.hardware import lookup_cpu_tdp, lookup_gpu_tdp
@@ -124,12 +124,12 @@ class ModelMeter(EnergyMeter):
         ]
         return found
 
-    def read(self) -> dict[str, float]:
+    def read(self, now: HostNow | None = None) -> dict[str, float]:
         values: dict[str, float] = {}
         if "cpu" in self.components:
+            now = now or HostNow(self.clock(), self.busy_cpu())
             values["model:cpu"] = (
-                self.idle_power_w * seconds_since_boot(self.clock())
-                + self.joules_per_busy_cpu_s * self.busy_cpu()
+                self.idle_power_w * now.t + self.joules_per_busy_cpu_s * now.busy_cpu_s
             )
         if "dram" in self.components:
             values["model:dram"] = self.dram_power_w

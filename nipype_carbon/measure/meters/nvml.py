@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nipype_carbon.measure.measurement import Domain, DomainKind
+from nipype_carbon.measure.measurement import Domain, DomainKind, HostNow
 from nipype_carbon.measure.meters.base import (
     EnergyMeter,
     GpuProcessUse,
@@ -223,7 +223,7 @@ class NvmlMeter(EnergyMeter):
     def domains(self) -> list[Domain]:
         return [gpu.domain for gpu in self._open()]
 
-    def read(self) -> dict[str, float]:
+    def read(self, now: HostNow | None = None) -> dict[str, float]:
         """Joules (mJ counter / 1000) or watts (mW sample / 1000) per GPU domain."""
         gpus = self._open()
         nvml = self._module()

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from nipype_carbon.measure.measurement import Component, Domain
+from nipype_carbon.measure.measurement import Component, Domain, HostNow
 from nipype_carbon.measure.meters.base import (
     EnergyMeter,
     MeterAbsent,
@@ -239,7 +239,7 @@ class PyRaplMeter(EnergyMeter):
         self._open()
         return list(self._domains)
 
-    def read(self) -> dict[str, float]:
+    def read(self, now: HostNow | None = None) -> dict[str, float]:
         """Raw cumulative joules per domain (the microjoule counter / 1e6)."""
         sensor = self._open()
         try:

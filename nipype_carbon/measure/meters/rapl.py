@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nipype_carbon.measure.measurement import Component, Domain
+from nipype_carbon.measure.measurement import Component, Domain, HostNow
 from nipype_carbon.measure.meters.base import (
     EnergyMeter,
     MeterAbsent,
@@ -171,7 +171,7 @@ class RaplMeter(EnergyMeter):
     def domains(self) -> list[Domain]:
         return list(self._domains)
 
-    def read(self) -> dict[str, float]:
+    def read(self, now: HostNow | None = None) -> dict[str, float]:
         return {name: self._read_uj(path) / 1e6 for name, path in self._files.items()}
 
     def details(self) -> dict[str, Any]:
