@@ -9,16 +9,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nipype_carbon import NodeMeter, NodeRecord, Session, attribute_energy
+from nipype_carbon.analyse.host_timeline import counter_energy
 from nipype_carbon.measure.meters import (
     MeterAbsent,
     MeterPermissionDenied,
     RaplMeter,
     select_meters,
 )
-from nipype_carbon.measure.meters.rapl import POWERCAP_ROOT_ENV
+from nipype_carbon.measure.meters.rapl import POWERCAP_ROOT_ENV, discover_zones
 from tests.fakes.powercap import FakePowercap, intel_server
 
 
@@ -115,3 +117,25 @@ def test_known_power_with_wraps_through_the_public_api(tmp_path: Path) -> None:
     assert host.wraps >= 2
     assert host.measured_j["cpu"] / host.duration_s == pytest.approx(50.0, rel=0.02)
     assert result.nodes["sleeper"].methods == {"cpu": "rapl"}
+
+
+def test_stale_readings_across_a_wrap_add_no_energy() -> None:
+    """Readings merged from two processes, one a little stale, around a wrap at 60 J.
+
+    By hand: the counter goes 59.0 -> 59.9 -> (wrap) 60.2 -> 60.3 -> 90 -> 119 -> 121,
+    so 62 J in all; the stale 59.95 read by the other process adds nothing.
+    """
+    values = np.array([59.0, 59.9, 0.2, 59.95, 0.3, 30.0, 59.0, 1.0])
+    energy, wraps = counter_energy(values, wrap_j=60.0)
+    assert energy.sum() == pytest.approx(62.0)
+    assert wraps == 2 and (energy >= 0).all()
+
+
+def test_each_die_of_a_package_is_counted_once(tmp_path: Path) -> None:
+    tree = FakePowercap(tmp_path)
+    tree.zone("intel-rapl:0", "package-0-die-0", 40.0)
+    tree.zone("intel-rapl:1", "package-0-die-1", 40.0)  # the same package seen from its die
+    tree.zone("intel-rapl:2", "package-1-die-0", 40.0)
+    zones, skipped = discover_zones(tmp_path)
+    assert sorted(name for name, _, _ in zones) == ["package-0-die-0", "package-1-die-0"]
+    assert any("another die" in reason for reason in skipped)

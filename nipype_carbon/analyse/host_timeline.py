@@ -61,14 +61,30 @@ def _fill(t: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def counter_energy(values: np.ndarray, wrap_j: float | None) -> tuple[np.ndarray, int]:
-    """Energy per interval of a cumulative counter, and the number of wraps undone."""
-    delta = np.diff(values)
-    wraps = 0
-    if wrap_j:
-        wrapped = delta < -wrap_j / 2
-        wraps = int(wrapped.sum())
-        delta = np.where(wrapped, delta + wrap_j, delta)
-    return np.clip(delta, 0.0, None), wraps
+    """Energy per interval of a cumulative counter read by several processes, and the wraps.
+
+    Readings of one counter merged from several processes are in time order
+    only up to the delay between taking the time and reading the counter, so
+    a reading may be a little older than the one before it, even across a
+    wrap. Each reading is therefore placed on the wrap (a multiple of
+    ``wrap_j``) that brings it nearest to the highest value reached so far,
+    and the counter is the running maximum of those: a stale reading adds no
+    energy, and a wrap is never taken for a fall or a fall for a wrap. This
+    holds while less than half the counter's range passes between readings
+    (see ``long_gaps``).
+    """
+    if not len(values):
+        return np.zeros(0), 0
+    if not wrap_j:
+        level = np.maximum.accumulate(values)
+        return np.diff(level), 0
+    level = np.empty_like(values)
+    top = float(values[0])
+    for i, value in enumerate(values.tolist()):
+        top = max(top, value + round((top - value) / wrap_j) * wrap_j)
+        level[i] = top
+    wraps = int(level[-1] // wrap_j - values[0] // wrap_j)
+    return np.diff(level), wraps
 
 
 def power_energy(t: np.ndarray, power_w: np.ndarray) -> np.ndarray:

@@ -33,6 +33,8 @@ class Domain:
         Range of a counter in joules, after which it starts again at zero.
     device : str or None
         Identifier of the device (GPU UUID, RAPL zone path) where it helps.
+    power_bound_w : float or None
+        The most power the domain can draw (a RAPL zone's ``max_power``), where known.
     """
 
     name: str
@@ -41,6 +43,8 @@ class Domain:
     method: str
     wrap_j: float | None = None
     device: str | None = None
+    #: the most power the domain can draw, where known (sets how often a counter is read)
+    power_bound_w: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +52,25 @@ class Domain:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Domain:
         return cls(**data)
+
+
+#: assumed most power of a counter domain whose bound is unknown, for the sampling interval
+DEFAULT_POWER_BOUND_W = 1000.0
+
+
+def wrap_safe_interval_s(domains: list[Domain], wanted_s: float) -> float:
+    """The sampling interval: ``wanted_s``, or shorter so no counter can wrap twice unseen.
+
+    A counter of range ``wrap_j`` at most ``P`` watts wraps once every
+    ``wrap_j / P`` seconds; reading it at least twice as often leaves every
+    wrap visible. RAPL's ranges are large (about 262 kJ: minutes at full power).
+    """
+    interval = wanted_s
+    for domain in domains:
+        if domain.kind == "counter" and domain.wrap_j:
+            bound = domain.power_bound_w or DEFAULT_POWER_BOUND_W
+            interval = min(interval, domain.wrap_j / (2.0 * bound))
+    return max(interval, 0.001)
 
 
 @dataclass(frozen=True)

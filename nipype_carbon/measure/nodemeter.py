@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from nipype_carbon.measure.host import HostInfo
-from nipype_carbon.measure.measurement import HostNow, Measurement
+from nipype_carbon.measure.measurement import HostNow, Measurement, wrap_safe_interval_s
 from nipype_carbon.measure.meters.base import EnergyMeter
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.procfs import busy_cpu_s, memory_used_b
@@ -112,6 +112,8 @@ class NodeMeter:
             if not self._meters and self._selection is None:
                 self._selection = select_meters()
                 self._meters = list(self._selection.meters)
+            domains = [d for meter in self._meters for d in meter.domains()]
+            self.sample_interval_s = wrap_safe_interval_s(domains, self.sample_interval_s)
             self._samples = _empty_samples()
             self._tree = self._process_clock()
             self._start = self.clock()

@@ -34,6 +34,9 @@ def interface_name(node: Node) -> str:
 def node_extra(node: Node) -> dict[str, Any]:
     """Facts worth keeping: the Python function of a Function node, threads asked for."""
     extra: dict[str, Any] = {"n_procs": getattr(node, "n_procs", 1)}
+    mem_gb = getattr(node, "mem_gb", None)
+    if isinstance(mem_gb, int | float) and mem_gb > 0:
+        extra["mem_gb"] = float(mem_gb)  # what the node reserved, for its full cost
     source = getattr(getattr(node.interface, "inputs", None), "function_str", None)
     if isinstance(source, str):
         match = _DEF.search(source)

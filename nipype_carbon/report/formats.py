@@ -41,15 +41,26 @@ def projection(report: Report, subjects: int) -> str:
     )
 
 
+def reconciliation_line(report: Report) -> str:
+    """Where the run's energy went, each part with its share of the run's energy."""
+    parts = report.reconciliation.parts() if report.reconciliation else {}
+    total = report.totals["energy_j"]
+    shown = [
+        f"{name} {energy(value)} ({percent(value / total) if total > 0 else '-'})"
+        for name, value in parts.items()
+        if value > 0 or name == "nodes"
+    ]
+    return "Where it went (shares of the run's energy): " + ", ".join(shown)
+
+
 def header_lines(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "no region set: WORLD average" if t["region_is_default"] else grid.region
     lines = [
-        f"Energy {energy(t['energy_j'])}, {emissions(t['emissions_g'])} "
+        f"Energy {energy(t['energy_j'])} ({report.how_obtained()}), "
+        f"{emissions(t['emissions_g'])} "
         f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]",
-        f"Attributed to nodes {energy(t['attributed_energy_j'])}, unattributed "
-        f"{energy(t['unattributed_energy_j'])} (idle {t['idle']}); methods: "
-        f"{', '.join(t['methods']) or 'none'}",
+        reconciliation_line(report),
     ]
     if "model" in t["methods"]:
         lines.append(
@@ -60,7 +71,7 @@ def header_lines(report: Report) -> list[str]:
 
 
 def render_console(report: Report, top: int = 10, subjects: int | None = None, **_: Any) -> str:
-    lines = [*header_lines(report), "", "Hottest nodes:"]
+    lines = [*header_lines(report), "", "Hottest nodes (share of the nodes' energy):"]
     for row in top_nodes(report, top).to_dict("records"):
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "

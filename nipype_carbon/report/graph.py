@@ -145,7 +145,7 @@ def _defaults(report: Report) -> list[str]:
     totals, grid = report.totals, report.grid
     summary = (
         f"{format_energy(totals['attributed_energy_j'])} attributed to nodes, "
-        f"{format_energy(totals['energy_j'])} measured, "
+        f"{format_energy(totals['energy_j'])} in all ({report.how_obtained()}), "
         f"{format_emissions(totals['emissions_g'])} CO2e"
     )
     where = f"{grid.region} {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}" + (

@@ -39,8 +39,9 @@ class Advice:
 
 
 def top_nodes(report: Report, n: int = 10) -> pd.DataFrame:
-    """The hottest nodes by emissions, with share and cumulative share."""
-    nodes = report.nodes[report.nodes["kind"] != "mapnode"]
+    """The hottest nodes by emissions, with share and cumulative share of the nodes' energy."""
+    # MapNodes' children carry their work; the scheduler is engine overhead, not a node
+    nodes = report.nodes[~report.nodes["kind"].isin(["mapnode", "orchestration"])]
     ranked = nodes.sort_values("emissions_g", ascending=False, kind="stable")
     total = ranked["energy_j"].sum()
     ranked = ranked.assign(share=ranked["energy_j"] / total if total > 0 else 0.0)

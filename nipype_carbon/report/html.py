@@ -154,8 +154,9 @@ def _cards(report: Report) -> list[str]:
     statuses = ", ".join(f"{v:,} {escape(str(k))}" for k, v in t["nodes_by_status"].items())
     hosts = t["hosts"]
     return [
-        _card("Energy", energy(t["energy_j"]), f"{kwh}measured; {energy(t['attributed_energy_j'])} "
-              f"to nodes; not attributed: {unattributed or 'none'} (idle {escape(t['idle'])})"),
+        _card("Energy", energy(t["energy_j"]), f"{kwh}{escape(report.how_obtained())}; "
+              f"{energy(t['attributed_energy_j'])} to nodes; not attributed: "
+              f"{unattributed or 'none'} (idle {escape(t['idle'])})"),
         _card("CO2e", grams(t["emissions_g"]), _equivalent(t["emissions_g"])),
         _card("Grid", escape(where), f"{escape(grid.name)}, {t['intensity_g_per_kwh']:g} "
               f"gCO2e/kWh ({escape(t['intensity_source'])})"),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from nipype_carbon.analyse.attribution import AttributionResult, attribute_energy
 from nipype_carbon.analyse.carbon import emissions_g
+from nipype_carbon.analyse.reconcile import Reconciliation, reconcile
 from nipype_carbon.analyse.reuse import energy_avoided_by_caching
 from nipype_carbon.record.session import Session, load_session
 from nipype_carbon.reference.grids import GridIntensity, check_pue, resolve_intensity
@@ -40,7 +41,16 @@ NODE_COLUMNS = [
     "emissions_g",
     "method",
 ]
-EXTRA_COLUMNS = ["workflow", "host", "kind", "peak_rss_b", "n_procs", "mapnode_parent", "function"]
+EXTRA_COLUMNS = [
+    "full_energy_j",
+    "workflow",
+    "host",
+    "kind",
+    "peak_rss_b",
+    "n_procs",
+    "mapnode_parent",
+    "function",
+]
 
 
 @dataclass
@@ -53,10 +63,29 @@ class Report:
     pue: float
     nodes: pd.DataFrame
     totals: dict[str, Any] = field(default_factory=dict)
+    reconciliation: Reconciliation | None = None
 
     def emissions_g(self, energy_j: float, grid: GridIntensity | None = None) -> float:
         """Grams CO2e of ``energy_j`` with this report's PUE, on its grid or on ``grid``."""
         return emissions_g(energy_j, grid or self.grid, self.pue)
+
+    def how_obtained(self) -> str:
+        """``measured``, ``modelled``, or which components were which (``measured (cpu:
+        rapl), modelled (dram)``): "measured" only for counters and sensors."""
+        found: dict[str, set[str]] = {}
+        for node in self.result.nodes.values():
+            for component, method in node.methods.items():
+                found.setdefault(component, set()).add(method)
+        measured = {c: sorted(m - {"model"}) for c, m in found.items() if m - {"model"}}
+        modelled = sorted(c for c, m in found.items() if "model" in m)
+        if not found:
+            return "nothing metered"
+        if not measured:
+            return "modelled"
+        if not modelled:
+            return "measured"
+        by = ", ".join(f"{c}: {'/'.join(m)}" for c, m in sorted(measured.items()))
+        return f"measured ({by}), modelled ({', '.join(modelled)})"
 
     def interfaces(self) -> pd.DataFrame:
         """Per-interface totals, hottest first."""
@@ -81,6 +110,7 @@ def build_report(
     idle = idle or recorded.get("idle", "separate")
     result = attribute_energy(session, idle=idle)
     report = Report(session, result, grid, pue, pd.DataFrame())
+    report.reconciliation = reconcile(session, result)
     report.nodes = node_frame(report)
     report.totals = totals(report)
     return report
@@ -89,6 +119,7 @@ def build_report(
 def node_frame(report: Report) -> pd.DataFrame:
     """One row per node: the CSV contract's columns, then context."""
     rows = []
+    full = report.reconciliation.full_cost_j if report.reconciliation else {}
     for name, record in report.session.nodes.items():
         energy = report.result.nodes[name]
         m = record.measurement or {}
@@ -108,6 +139,8 @@ def node_frame(report: Report) -> pd.DataFrame:
                 "energy_idle_j": energy.energy_idle_j,
                 "emissions_g": report.emissions_g(energy.energy_j),
                 "method": energy.method if record.measurement else "none",
+                # with its share of baseline and unclaimed memory (engine: none)
+                "full_energy_j": full.get(name, energy.energy_j),
                 "workflow": record.workflow,
                 "host": record.host,
                 "kind": record.extra.get("kind")
@@ -178,6 +211,8 @@ def totals(report: Report) -> dict[str, Any]:
         "attributed_energy_j": result.attributed_energy_j,
         "unattributed_energy_j": result.unattributed_energy_j,
         "unattributed_by_kind_j": unattributed,
+        # the parts of energy_j: nodes, engine overhead, baseline, other processes, memory
+        "reconciliation_j": report.reconciliation.to_dict() if report.reconciliation else {},
         "emissions_g": report.emissions_g(energy_j),
         "energy_avoided_by_caching_j": energy_avoided_by_caching(report.session, result.idle),
         "intensity_g_per_kwh": grid.intensity_g_per_kwh,

@@ -154,19 +154,29 @@ def test_instance_form_wraps_a_users_own_plugin(tmp_path: Path) -> None:
     assert ("burn_a", "end") in seen and session.nodes["known.burn_a"].status == "ran"
 
 
-def test_fake_rapl_power_times_duration_labelled_rapl(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("power_w", "range_j", "interval_s"),
+    [(40.0, 60.0, 0.25), (30.0, 50.0, 1.0)],  # wraps every 1.5 s and 1.7 s
+)
+def test_fake_rapl_power_times_duration_labelled_rapl(
+    tmp_path: Path, power_w: float, range_j: float, interval_s: float
+) -> None:
     tree = FakePowercap(tmp_path / "powercap")
-    tree.zone("intel-rapl:0", "package-0", power_w=40.0, range_uj=60_000_000)  # wraps each 1.5 s
-    tree.zone("intel-rapl:0/intel-rapl:0:0", "core", power_w=30.0)
+    tree.zone("intel-rapl:0", "package-0", power_w=power_w, range_uj=int(range_j * 1e6))
+    tree.zone("intel-rapl:0/intel-rapl:0:0", "core", power_w=power_w * 0.75)
     with tree:
         workflows.known_costs(tmp_path).run(
             plugin="CarbonMultiProc",
-            plugin_args={"n_procs": 2, "powercap_root": str(tree.root), "sample_interval_s": 0.25},
+            plugin_args={
+                "n_procs": 2,
+                "powercap_root": str(tree.root),
+                "sample_interval_s": interval_s,
+            },
         )
     session = _session(tmp_path, "known")
     result = attribute_energy(session)
     host = next(iter(result.hosts.values()))
-    assert host.measured_j["cpu"] / host.duration_s == pytest.approx(40.0, rel=0.03)
+    assert host.measured_j["cpu"] / host.duration_s == pytest.approx(power_w, rel=0.03)
     assert host.wraps >= 1
     for name in ("known.burn_a", "known.cli"):
         assert result.nodes[name].methods["cpu"] == "rapl"

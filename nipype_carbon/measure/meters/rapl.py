@@ -53,6 +53,7 @@ PERMISSION_FIX = (
 )
 
 _TOP_ZONE = re.compile(r"^intel-rapl:(\d+)$")
+_DIE_ZONE = re.compile(r"^package-(\d+)-die-(\d+)$")
 _SUB_ZONE = re.compile(r"^intel-rapl:(\d+):(\d+)$")
 
 
@@ -86,6 +87,7 @@ def discover_zones(root: Path) -> tuple[list[tuple[str, Path, Component]], list[
     """
     zones: list[tuple[str, Path, Component]] = []
     skipped: list[str] = []
+    packages_seen: set[str] = set()  # multi-die packages: counted once
     if not root.is_dir():
         return zones, skipped
     for top in sorted(root.iterdir(), key=lambda p: p.name):
@@ -96,9 +98,14 @@ def discover_zones(root: Path) -> tuple[list[tuple[str, Path, Component]], list[
             continue
         name = _read_text(top / "name")
         component = _zone_component(name)
+        die = _DIE_ZONE.match(name)
         if component is None:
             skipped.append(f"{top.name} ({name}): overlaps the package zones")
+        elif die and die.group(1) in packages_seen:
+            skipped.append(f"{top.name} ({name}): another die's view of package {die.group(1)}")
         else:
+            if die:
+                packages_seen.add(die.group(1))
             label = name if component == "cpu" else f"{name}-{top.name.split(':')[1]}"
             zones.append((label, top, component))
         zones.extend(_sub_zones(top, skipped))
@@ -117,6 +124,18 @@ def _sub_zones(top: Path, skipped: list[str]) -> list[tuple[str, Path, Component
         else:
             skipped.append(f"{sub.name} ({name}): inside its package, not added")
     return found
+
+
+def _power_bound_w(zone: Path) -> float | None:
+    """The zone's largest power constraint (``constraint_N_max_power_uw``), where it has one."""
+    found = []
+    for path in zone.glob("constraint_*_max_power_uw"):
+        try:
+            found.append(float(_read_text(path)) / 1e6)
+        except (OSError, ValueError):
+            continue
+    found = [w for w in found if w > 0]
+    return max(found) if found else None
 
 
 class RaplMeter(EnergyMeter):
@@ -153,7 +172,15 @@ class RaplMeter(EnergyMeter):
             domain_name = f"rapl:{name}"
             self._files[domain_name] = path / "energy_uj"
             self._domains.append(
-                Domain(domain_name, component, "counter", "rapl", wrap_uj / 1e6, str(path))
+                Domain(
+                    domain_name,
+                    component,
+                    "counter",
+                    "rapl",
+                    wrap_uj / 1e6,
+                    str(path),
+                    power_bound_w=_power_bound_w(path),
+                )
             )
         self.read()  # fail now, not in a worker, when the counters are unreadable
 
