@@ -123,3 +123,34 @@ def test_baseline_is_fitted_when_unknown_and_utilisation_varies() -> None:
 def test_unknown_idle_mode_is_an_error() -> None:
     with pytest.raises(ValueError, match="separate"):
         attribute_energy(build_session([NodeSpec("a", 0, 1, 1, 2)]), idle="everything")
+
+
+def test_shared_idle_goes_to_the_nodes_not_the_scheduler() -> None:
+    """Two records run the whole time; one is the scheduler. With idle shared, the node gets
+    all of the baseline (10 W x 10 s = 100 J by hand) and the scheduler none of it."""
+    specs = [
+        NodeSpec("wf.node", 0.0, 10.0, 0.5, 11),
+        NodeSpec("wf.(scheduler)", 0.0, 10.0, 0.1, 11),
+    ]
+    session = build_session(specs, idle_w=10.0, baseline_w=10.0)
+    session.nodes["wf.(scheduler)"].extra["kind"] = "orchestration"
+    result = attribute_energy(session, idle="shared")
+    assert result.nodes["wf.(scheduler)"].energy_idle_j == 0.0
+    assert result.nodes["wf.node"].energy_idle_j == pytest.approx(100.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_modelled_memory_counts_what_the_nodes_used_unless_the_host_was_the_runs(
+    exclusive: bool,
+) -> None:
+    """6 W for 16 GB installed; one node holds 2 GB for 10 s. By hand: the node's memory
+    energy is 6 x 2/16 x 10 = 7.5 J; the run's memory energy is that, or all 60 J of the
+    installed memory when the host ran nothing else (52.5 J then unclaimed)."""
+    spec = NodeSpec("wf.node", 0.0, 10.0, 0.5, 11, rss_b=2 * 1024**3)
+    session = build_session([spec])
+    session.settings["exclusive_host"] = exclusive
+    result = attribute_energy(session)
+    host = next(iter(result.hosts.values()))
+    assert result.nodes["wf.node"].energy_dram_j == pytest.approx(7.5, rel=1e-6)
+    assert host.measured_j["dram"] == pytest.approx(60.0 if exclusive else 7.5, rel=1e-6)
+    assert host.unattributed_j["dram"] == pytest.approx(52.5 if exclusive else 0.0, abs=1e-6)

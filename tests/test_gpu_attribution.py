@@ -52,3 +52,19 @@ def test_gpu_energy_is_split_by_the_nodes_share_of_utilisation(
     dynamic_j = gpu_j - host.baseline_power_w["nvml:0"] * host.duration_s
     assert result.nodes["train"].energy_gpu_j == pytest.approx(0.75 * dynamic_j, rel=0.1)
     assert result.nodes["train"].methods["gpu"] == "nvml"
+
+
+def test_a_modelled_gpu_is_charged_to_the_node_running() -> None:
+    """A declared 100-W GPU and one node for about a second: by hand, the node gets
+    100 W x its duration of GPU energy, none of it left as idle."""
+    session = Session()
+    meter = NodeMeter(meters=[ModelMeter(declared_gpus=["Lab GPU=100"])], sample_interval_s=0.1)
+    with meter:
+        time.sleep(1.0)
+    assert meter.measurement is not None
+    session.add_node(NodeRecord.from_measurement("wf.gpu_step", meter.measurement))
+    result = attribute_energy(session)
+    node = result.nodes["wf.gpu_step"]
+    duration = meter.measurement.end - meter.measurement.start
+    assert node.energy_gpu_j == pytest.approx(100.0 * duration, rel=0.02)
+    assert next(iter(result.hosts.values())).unattributed_j["gpu"] == pytest.approx(0.0, abs=1e-6)

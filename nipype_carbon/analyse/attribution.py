@@ -7,7 +7,10 @@ its merged timeline (see :mod:`nipype_carbon.analyse.host_timeline`) is split:
   A node gets ``dynamic * dcpu_node / max(dbusy_host, sum(dcpu_nodes))``: its
   share of the host's busy CPU time in that interval. Busy time of other
   processes stays unattributed.
-- DRAM domains: a node gets ``E * rss_node / max(memory_total, sum(rss))``.
+- DRAM domains: a node gets ``E * rss_node / max(memory_total, sum(rss))``. Modelled
+  memory power counts for the run only as far as its nodes used it, unless the
+  host was the run's alone (setting ``exclusive_host``): then the rest is
+  "unclaimed memory".
 - GPU domains: baseline as for the CPU; a node gets the dynamic part by its
   processes' share of the GPU's utilisation (equal shares among running nodes
   when the GPU is modelled and no per-process use is known).
@@ -130,7 +133,8 @@ def attribute_energy(session: Session, idle: str = "separate") -> AttributionRes
         if record is None:
             continue
         calibrated = session.settings.get("cpu_baseline_w")
-        hosts[host] = _attribute_host(record, records, nodes, idle, calibrated)
+        exclusive = bool(session.settings.get("exclusive_host", False))
+        hosts[host] = _attribute_host(record, records, nodes, idle, calibrated, exclusive)
     return AttributionResult(nodes, hosts, idle)
 
 
@@ -160,6 +164,7 @@ def _attribute_host(
     nodes: dict[str, NodeEnergy],
     idle: str,
     calibrated_w: float | None = None,
+    exclusive: bool = False,
 ) -> HostEnergy:
     domains = host_domains(host)
     measurements = [r.measurement for r in records if r.measurement]
@@ -182,6 +187,11 @@ def _attribute_host(
     spans = [_span(timeline.t, s) for s in series]
     running = _running_counts(len(timeline.t) - 1, spans)
     covered = running > 0  # a gap between this run's nodes is not this run's energy
+    # shared idle and modelled GPU power go to the workflow's nodes, never to the scheduler
+    engine = [r.extra.get("kind") == "orchestration" for r in records if r.measurement]
+    working = _running_counts(
+        len(timeline.t) - 1, [s for s, e in zip(spans, engine, strict=True) if not e]
+    )
     result.duration_s = float(timeline.dt[covered].sum())
     unattributed = dict.fromkeys(("idle", *COMPONENTS), 0.0)
     for name, domain in timeline.domains.items():
@@ -191,7 +201,13 @@ def _attribute_host(
         )
         if domain.component == "dram":
             shares = _memory_shares(timeline, series, spans, host.info["memory_total_b"])
-            unattributed["dram"] += _give(energy, shares, series, spans, nodes, "energy_dram_j")
+            left = _give(energy, shares, series, spans, nodes, "energy_dram_j")
+            if domain.method == "model" and not exclusive:
+                # modelled memory power is the run's for the memory its nodes used, not for
+                # every installed GB, unless the host was the run's alone
+                result.measured_j["dram"] -= left
+                continue
+            unattributed["dram"] += left
             continue
         base_w, how = baselines[name]
         result.baseline_power_w[name], result.baseline_method[name] = base_w, how
@@ -200,13 +216,18 @@ def _attribute_host(
         if domain.component == "cpu":
             shares = _cpu_shares(timeline, series, spans)
         else:
-            shares = _gpu_shares(domain, timeline, series, spans, running)
+            shares = _gpu_shares(domain, timeline, series, spans, engine, working)
         unattributed[domain.component] += _give(
             dynamic, shares, series, spans, nodes, f"energy_{domain.component}_j"
         )
         if idle == "shared":
             unattributed["idle"] += _give(
-                baseline, _equal_shares(spans, running), series, spans, nodes, "energy_idle_j"
+                baseline,
+                _equal_shares(spans, working, engine),
+                series,
+                spans,
+                nodes,
+                "energy_idle_j",
             )
         else:
             unattributed["idle"] += float(baseline.sum())
@@ -268,10 +289,11 @@ def _gpu_shares(
     timeline: HostTimeline,
     series: list[NodeSeries],
     spans: list[tuple[int, int]],
-    running: np.ndarray,
+    engine: list[bool],
+    working: np.ndarray,
 ) -> list[np.ndarray]:
     if not any(domain.device in s.gpu for s in series):
-        return _equal_shares(spans, running)
+        return _equal_shares(spans, working, engine)
     shares = []
     for s, (a, b) in zip(series, spans, strict=True):
         rows = s.gpu.get(domain.device or "")
@@ -286,8 +308,14 @@ def _gpu_shares(
     return [sh / scale[a:b] for sh, (a, b) in zip(shares, spans, strict=True)]
 
 
-def _equal_shares(spans: list[tuple[int, int]], running: np.ndarray) -> list[np.ndarray]:
-    return [_safe_ratio(np.ones(b - a), running[a:b]) for a, b in spans]
+def _equal_shares(
+    spans: list[tuple[int, int]], running: np.ndarray, left_out: list[bool]
+) -> list[np.ndarray]:
+    """Equal shares among the ``running`` nodes; those ``left_out`` (the scheduler) get none."""
+    return [
+        np.zeros(b - a) if out else _safe_ratio(np.ones(b - a), running[a:b])
+        for (a, b), out in zip(spans, left_out, strict=True)
+    ]
 
 
 def _scatter_sum(n: int, parts: list[np.ndarray], spans: list[tuple[int, int]]) -> np.ndarray:
@@ -324,6 +352,8 @@ def _baseline(
     host: HostRecord, timeline: HostTimeline, name: str, calibrated_w: float | None
 ) -> tuple[float, str]:
     domain = timeline.domains[name]
+    if domain.method == "model" and domain.component == "gpu":
+        return 0.0, "model: a declared GPU's board power, all of it the running nodes'"
     known = host.baseline_power_w.get(name)
     if known is not None:
         how = "model: idle share of rated power" if domain.method == "model" else "recorded"

@@ -45,6 +45,7 @@ class HostInfo:
     physical_cpus: int
     memory_total_b: int
     platform: str
+    packages: int = 1  # CPU sockets
 
     @classmethod
     def collect(cls) -> HostInfo:
@@ -57,11 +58,13 @@ class HostInfo:
 
 @lru_cache(maxsize=4)
 def _collect_host(pid: int) -> HostInfo:
+    cores, packages = procfs.cpu_topology()
     return HostInfo(
         name=host_name(),
         cpu_model=cpu_brand(),
         logical_cpus=os.cpu_count() or 1,
-        physical_cpus=procfs.cpu_topology()[0],
+        physical_cpus=cores,
+        packages=packages,
         memory_total_b=procfs.memory_total_b(),
         platform=platform.platform(),
     )

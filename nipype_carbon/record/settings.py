@@ -47,6 +47,8 @@ class CarbonSettings:
     sample_interval_s : interval of the host time series each node records.
     cpu_baseline_w : idle power of the host's CPU packages together, measured on a quiet host
         (``nipype-carbon doctor`` shows how): the baseline of measured CPU counters.
+    exclusive_host : the host ran nothing but this run: its installed memory's modelled power is
+        the run's (unused memory shown as "unclaimed memory"), not only what the nodes used.
     baseline_window_s : seconds of host readings taken before the first node starts, when a
         measured counter (RAPL, NVML) is there, so the baseline can be told from busy power.
     powercap_root : powercap sysfs root for RAPL (containers, tests).
@@ -64,6 +66,7 @@ class CarbonSettings:
     sample_interval_s: float = 1.0
     baseline_window_s: float = 0.5
     cpu_baseline_w: float | None = None
+    exclusive_host: bool = False
     powercap_root: str | None = None
     cpu_tdp_w: float | None = None
     cpu_idle_fraction: float = DEFAULT_CPU_IDLE_FRACTION
@@ -159,6 +162,8 @@ def _coerce(given: dict[str, Any]) -> dict[str, Any]:
                 out[key] = float(out[key])
             except (TypeError, ValueError):
                 raise SettingsError(f"{key} must be a number, got {out[key]!r}") from None
+    if "exclusive_host" in out:
+        out["exclusive_host"] = _boolean("exclusive_host", out["exclusive_host"])
     if "gpus" in out:
         gpus = out["gpus"]
         items = gpus.split(",") if isinstance(gpus, str) else list(gpus)
@@ -167,3 +172,15 @@ def _coerce(given: dict[str, Any]) -> dict[str, Any]:
         if key in out:
             out[key] = os.fspath(out[key]) if key.endswith(("dir", "root")) else str(out[key])
     return out
+
+
+def _boolean(key: str, value: Any) -> bool:
+    """A yes/no setting: a bool, or its usual spellings in an environment variable."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{key} must be true or false, got {value!r}")

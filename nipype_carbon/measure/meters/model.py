@@ -50,7 +50,7 @@ class ModelMeter(EnergyMeter):
     Parameters
     ----------
     cpu_tdp_w : float, optional
-        Rated power of the host's CPUs, overriding the table lookup.
+        Rated power of one CPU package, overriding the table lookup (times the packages).
     cpu_idle_fraction : float
         Idle power as a share of rated power.
     memory_w_per_gb : float
@@ -169,12 +169,25 @@ class CpuRating:
 
 
 def rated_cpu_power(host: HostInfo, override_w: float | None = None) -> CpuRating:
-    """Rated CPU power: the user's override, else the table, else a per-CPU default."""
+    """Rated power of all the host's CPUs: per package (the user's, else the table's) times
+    packages, else a per-logical-CPU default.
+
+    Examples
+    --------
+    >>> two = HostInfo("h", "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", 80, 40, GB, "x", 2)
+    >>> rated_cpu_power(two).tdp_w, rated_cpu_power(two).how
+    (300.0, 'table: Intel Xeon Gold 6248, 150 W x 2 packages')
+    """
+    packages = max(int(getattr(host, "packages", 1) or 1), 1)
+    times = f" x {packages} packages" if packages > 1 else ""
     if override_w is not None:
-        return CpuRating(float(override_w), "user setting cpu_tdp_w")
+        return CpuRating(float(override_w) * packages, f"user setting cpu_tdp_w{times}")
     found = lookup_cpu_tdp(host.cpu_model)
     if found is not None:
-        return CpuRating(found.tdp_w, f"table: {found.model}")
+        return CpuRating(
+            found.tdp_w * packages,
+            f"table: {found.model}" + (f", {found.tdp_w:g} W{times}" if packages > 1 else ""),
+        )
     total = DEFAULT_TDP_PER_CPU_W * host.logical_cpus
     return CpuRating(
         total,
