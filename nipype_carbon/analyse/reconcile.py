@@ -1,13 +1,14 @@
 """Where every joule of a run went, and each node's full cost.
 
-The parts of a run's energy, which add up to it:
+The host's energy over the run is the run's energy plus what **other
+processes** spent (busy CPU and GPU of processes that are not the run's). The
+parts of the run's energy, which add up to it:
 
 - **nodes**: the energy the nodes caused (their dynamic CPU, memory and GPU
   energy, and the baseline too when it is shared among running nodes);
 - **engine overhead**: what the scheduler spent (its own record, kind
   ``orchestration``), never ranked as a node;
 - **baseline**: the host's idle power over the run, where kept apart;
-- **other processes**: busy CPU (and GPU) of processes that are not the run's;
 - **unclaimed memory**: memory power not used by the run's nodes.
 
 Full cost: a node's energy plus the baseline and unclaimed memory charged to
@@ -38,21 +39,32 @@ class Reconciliation:
     baseline_j: float
     other_processes_j: float
     unclaimed_memory_j: float
-    full_cost_j: dict[str, float] = field(default_factory=dict)  # per node, engine excluded
+    #: per node (engine excluded): its share of the baseline and of unclaimed memory
+    baseline_share_j: dict[str, float] = field(default_factory=dict)
+    memory_share_j: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def run_energy_j(self) -> float:
+        """The run's energy: the host's, less what other processes spent."""
+        return self.energy_j - self.other_processes_j
+
+    def full_cost_j(self, name: str, energy_j: float) -> float:
+        """A node's full cost: its own energy plus its baseline and memory shares."""
+        return energy_j + self.baseline_share_j.get(name, 0.0) + self.memory_share_j.get(name, 0.0)
 
     def parts(self) -> dict[str, float]:
-        """The parts, in the order a report shows them."""
+        """The parts of the run's energy, in the order a report shows them."""
         return {
             "nodes": self.nodes_j,
             "engine overhead": self.engine_j,
             "baseline (idle)": self.baseline_j,
-            "other processes": self.other_processes_j,
             "unclaimed memory": self.unclaimed_memory_j,
         }
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "energy_j": self.energy_j,
+            "host_energy_j": self.energy_j,
+            "run_energy_j": self.run_energy_j,
             "nodes_j": self.nodes_j,
             "engine_j": self.engine_j,
             "baseline_j": self.baseline_j,
@@ -85,17 +97,16 @@ def reconcile(session: Session, result: AttributionResult) -> Reconciliation:
         other_processes_j=unattributed.get("cpu", 0.0) + unattributed.get("gpu", 0.0),
         unclaimed_memory_j=memory_j,
     )
-    parts.full_cost_j = _full_costs(session, result, engine, baseline_j, memory_j)
+    parts.baseline_share_j, parts.memory_share_j = _reserved_shares(
+        session, engine, baseline_j, memory_j
+    )
     return parts
 
 
-def _full_costs(
-    session: Session,
-    result: AttributionResult,
-    engine: set[str],
-    baseline_j: float,
-    memory_j: float,
-) -> dict[str, float]:
+def _reserved_shares(
+    session: Session, engine: set[str], baseline_j: float, memory_j: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Baseline by reserved cores x duration; unclaimed memory by reserved GB x duration."""
     cores: dict[str, float] = {}
     memory: dict[str, float] = {}
     for name, record in session.nodes.items():
@@ -107,14 +118,6 @@ def _full_costs(
         peak_gb = float(record.measurement.get("peak_rss_b", 0)) / GB
         memory[name] = float(mem_gb if mem_gb else peak_gb) * duration
     total_cores, total_memory = sum(cores.values()), sum(memory.values())
-    full = {}
-    for name, energy in result.nodes.items():
-        if name in engine:
-            continue
-        share = energy.energy_j
-        if total_cores > 0:
-            share += baseline_j * cores.get(name, 0.0) / total_cores
-        if total_memory > 0:
-            share += memory_j * memory.get(name, 0.0) / total_memory
-        full[name] = share
-    return full
+    baseline = {n: baseline_j * c / total_cores for n, c in cores.items()} if total_cores else {}
+    mem = {n: memory_j * m / total_memory for n, m in memory.items()} if total_memory else {}
+    return baseline, mem

@@ -50,7 +50,14 @@ def reconciliation_line(report: Report) -> str:
         for name, value in parts.items()
         if value > 0 or name == "nodes"
     ]
-    return "Where it went (shares of the run's energy): " + ", ".join(shown)
+    line = "Where it went (shares of the run's energy): " + ", ".join(shown)
+    other = report.totals["other_processes_j"]
+    if other > 0:
+        line += (
+            f"; besides, other processes on the host spent {energy(other)} "
+            f"(not the run's; the host's meters read {energy(report.totals['host_energy_j'])})"
+        )
+    return line
 
 
 def header_lines(report: Report) -> list[str]:

@@ -25,6 +25,8 @@ from nipype_carbon.reference.grids import GridIntensity, check_pue, resolve_inte
 logger = logging.getLogger("nipype_carbon.report")
 
 #: the CSV/JSON contract: these columns, in this order, then the others
+#: energy_j is the node's full cost: its own (dynamic) energy, the parts energy_cpu_j ...
+#: energy_idle_j, plus baseline_share_j and memory_share_j charged by what it reserved
 NODE_COLUMNS = [
     "node",
     "interface",
@@ -40,9 +42,11 @@ NODE_COLUMNS = [
     "energy_idle_j",
     "emissions_g",
     "method",
+    "dynamic_energy_j",
+    "baseline_share_j",
+    "memory_share_j",
 ]
 EXTRA_COLUMNS = [
-    "full_energy_j",
     "workflow",
     "host",
     "kind",
@@ -119,9 +123,10 @@ def build_report(
 def node_frame(report: Report) -> pd.DataFrame:
     """One row per node: the CSV contract's columns, then context."""
     rows = []
-    full = report.reconciliation.full_cost_j if report.reconciliation else {}
+    parts = report.reconciliation or reconcile(report.session, report.result)
     for name, record in report.session.nodes.items():
         energy = report.result.nodes[name]
+        full = parts.full_cost_j(name, energy.energy_j)
         m = record.measurement or {}
         rows.append(
             {
@@ -132,15 +137,16 @@ def node_frame(report: Report) -> pd.DataFrame:
                 "end": record.end,
                 "duration_s": max(0.0, record.end - record.start),
                 "cpu_s": float(m.get("cpu_s", 0.0)),
-                "energy_j": energy.energy_j,
+                "energy_j": full,
                 "energy_cpu_j": energy.energy_cpu_j,
                 "energy_dram_j": energy.energy_dram_j,
                 "energy_gpu_j": energy.energy_gpu_j,
                 "energy_idle_j": energy.energy_idle_j,
-                "emissions_g": report.emissions_g(energy.energy_j),
+                "emissions_g": report.emissions_g(full),
                 "method": energy.method if record.measurement else "none",
-                # with its share of baseline and unclaimed memory (engine: none)
-                "full_energy_j": full.get(name, energy.energy_j),
+                "dynamic_energy_j": energy.energy_j,
+                "baseline_share_j": parts.baseline_share_j.get(name, 0.0),
+                "memory_share_j": parts.memory_share_j.get(name, 0.0),
                 "workflow": record.workflow,
                 "host": record.host,
                 "kind": record.extra.get("kind")
@@ -197,9 +203,10 @@ def interface_frame(nodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def totals(report: Report) -> dict[str, Any]:
-    """The JSON contract's totals: measured, attributed, unattributed, emissions, grid."""
+    """The JSON contract's totals: the run's and the host's energy, its parts, emissions, grid."""
     result, grid = report.result, report.grid
-    energy_j = result.energy_j
+    parts = report.reconciliation or reconcile(report.session, result)
+    energy_j = parts.run_energy_j
     unattributed: dict[str, float] = {}
     for host in result.hosts.values():
         for key, value in host.unattributed_j.items():
@@ -207,12 +214,15 @@ def totals(report: Report) -> dict[str, Any]:
     nodes = report.nodes
     starts, ends = nodes["start"], nodes["end"]
     return {
+        # the run's energy: the host's less other processes; the nodes' energy_j add up to it
         "energy_j": energy_j,
+        "host_energy_j": result.energy_j,
+        "other_processes_j": parts.other_processes_j,
         "attributed_energy_j": result.attributed_energy_j,
         "unattributed_energy_j": result.unattributed_energy_j,
         "unattributed_by_kind_j": unattributed,
-        # the parts of energy_j: nodes, engine overhead, baseline, other processes, memory
-        "reconciliation_j": report.reconciliation.to_dict() if report.reconciliation else {},
+        # the parts of energy_j: nodes, engine overhead, baseline, unclaimed memory
+        "reconciliation_j": parts.to_dict(),
         "emissions_g": report.emissions_g(energy_j),
         "energy_avoided_by_caching_j": energy_avoided_by_caching(report.session, result.idle),
         "intensity_g_per_kwh": grid.intensity_g_per_kwh,

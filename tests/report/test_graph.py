@@ -35,11 +35,15 @@ HOSTILE = [
 
 # -- building sessions through the public API --------------------------------
 def make_session(nodes: dict[str, tuple[str, float]], **extra: dict[str, object]) -> Session:
-    """Measured nodes run one after another: name -> (workflow, CPU rate); extras by name."""
+    """Measured nodes run one after another: name -> (workflow, CPU rate); extras by name.
+
+    No baseline power: a node's full cost is then its CPU rate's energy alone, which is
+    what the colour tests reason about.
+    """
     specs = [
         NodeSpec(name, 10.0 * i, 4.0, rate, 5) for i, (name, (_, rate)) in enumerate(nodes.items())
     ]
-    session = build_session(specs)
+    session = build_session(specs, idle_w=0.0, baseline_w=0.0)
     for name, (workflow, _) in nodes.items():
         session.nodes[name].workflow = workflow
         session.nodes[name].extra.update(extra.get(name, {}))

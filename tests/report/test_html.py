@@ -93,9 +93,7 @@ def test_embedded_json_parses_back_to_the_totals(report: Report, page: str) -> N
     names = {row[0] for row in nodes["data"]}
     assert set(HOSTILE) <= names  # the hostile names survive the round trip intact
     energy_at = nodes["columns"].index("energy_j")
-    assert sum(r[energy_at] for r in nodes["data"]) == pytest.approx(
-        report.totals["attributed_energy_j"]
-    )
+    assert sum(r[energy_at] for r in nodes["data"]) == pytest.approx(report.totals["energy_j"])
     assert len(data["interfaces"]["data"]) == len(report.interfaces())
 
 

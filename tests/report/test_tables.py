@@ -57,18 +57,37 @@ def test_csv_has_the_contract_columns_and_sums(run: Path) -> None:
     report = build_report(run)
     frame = pd.read_csv(io.StringIO(render_csv(report)))
     assert list(frame.columns[: len(CONTRACT)]) == CONTRACT
-    parts = frame[["energy_cpu_j", "energy_dram_j", "energy_gpu_j", "energy_idle_j"]].sum(axis=1)
-    assert (frame["energy_j"] - parts).abs().max() < 1e-9
+    dynamic = frame[["energy_cpu_j", "energy_dram_j", "energy_gpu_j", "energy_idle_j"]].sum(axis=1)
+    assert (frame["dynamic_energy_j"] - dynamic).abs().max() < 1e-9
+    full = dynamic + frame["baseline_share_j"] + frame["memory_share_j"]
+    assert (frame["energy_j"] - full).abs().max() < 1e-9
     assert frame.loc[frame["node"] == "wf.cached_step", "energy_j"].item() == 0
 
 
-def test_json_totals_conserve_energy_and_price_it(run: Path) -> None:
+# The fixture's run by hand: 10 W idle, 5 J per busy CPU-second, for 6 s. The nodes burn
+# 1.0 x 4 + 2.0 x 4 + 1.0 x 2 = 14 CPU-s, other processes 0.2 x 6 = 1.2 CPU-s: the host's CPU
+# counter reads 60 + 5 x 15.2 = 136 J, of which 6 J are other processes'. Modelled memory:
+# 6 W for 16 GiB, of which the tensor node held 1e8 B for 2 s.
+BASELINE_J, NODES_CPU_J, OTHER_J = 60.0, 70.0, 6.0
+MEMORY_J = 6.0 * 1e8 / (16 * 1024**3) * 2
+
+
+def test_json_totals_reconcile_the_run_by_hand(run: Path) -> None:
     data = json.loads(render_json(build_report(run)))
     totals, nodes = data["totals"], data["nodes"]
     assert set(CONTRACT) <= set(nodes[0])
-    assert sum(n["energy_j"] for n in nodes) + totals["unattributed_energy_j"] == pytest.approx(
-        totals["energy_j"]
-    )
+    run_j = BASELINE_J + NODES_CPU_J + MEMORY_J
+    assert totals["energy_j"] == pytest.approx(run_j, rel=1e-6)
+    assert totals["host_energy_j"] == pytest.approx(run_j + OTHER_J, rel=1e-6)
+    parts = totals["reconciliation_j"]
+    assert parts["baseline_j"] == pytest.approx(BASELINE_J, rel=1e-6)
+    assert parts["nodes_j"] == pytest.approx(NODES_CPU_J + MEMORY_J, rel=1e-6)
+    assert parts["other_processes_j"] == pytest.approx(OTHER_J, rel=1e-6)
+    # full costs: the baseline charged by cores x duration reserved (4 s, 4 s, 2 s of 1 core)
+    full = {n["node"]: n["energy_j"] for n in nodes}
+    assert full["wf.denoise_mrtrix"] == pytest.approx(5 * 4 + BASELINE_J * 0.4, rel=1e-6)
+    assert full["wf.denoise_dipy"] == pytest.approx(5 * 8 + BASELINE_J * 0.4, rel=1e-6)
+    assert full["wf.tensor"] == pytest.approx(5 * 2 + MEMORY_J + BASELINE_J * 0.2, rel=1e-6)
     assert totals["emissions_g"] == pytest.approx(
         totals["energy_j"] / 3.6e6 * totals["intensity_g_per_kwh"] * totals["pue"]
     )
@@ -116,7 +135,8 @@ def test_branches_name_the_cheaper_alternative(run: Path) -> None:
     report = build_report(run)
     (step,) = compare_branches(report, ["denoise=denoise_mrtrix,denoise_dipy"])
     assert step.cheapest == "denoise_mrtrix"
-    assert step.energy_j["denoise_dipy"] == pytest.approx(2 * step.energy_j["denoise_mrtrix"])
+    # same duration and reservation, so the same baseline share: they differ by 5 x 4 J
+    assert step.energy_j["denoise_dipy"] - step.energy_j["denoise_mrtrix"] == pytest.approx(20.0)
     assert "denoise_mrtrix is cheaper" in step.verdict()
     (joined,) = compare_branches(report, ["all=denoise_mrtrix+tensor,denoise_dipy"])
     assert joined.energy_j["denoise_mrtrix+tensor"] > step.energy_j["denoise_mrtrix"]
@@ -129,7 +149,9 @@ def test_runs_are_matched_without_the_workflow_name(run: Path, tmp_path: Path) -
     path = other.save(tmp_path / "session-2.jsonl")
     reports = {"a": build_report(run), "b": build_report(path)}
     frame = nodes_frame(reports)
-    assert frame.loc["denoise_mrtrix", "a"] == pytest.approx(2 * frame.loc["denoise_mrtrix", "b"])
+    # full costs by hand: a's 20 J + 40 % of its 60-J baseline; b's 10 J + all of its 40 J
+    assert frame.loc["denoise_mrtrix", "a"] == pytest.approx(5 * 4 + BASELINE_J * 0.4)
+    assert frame.loc["denoise_mrtrix", "b"] == pytest.approx(5 * 2 + 10 * 4)
     assert verdict(reports).startswith("b used the least energy")
 
 
