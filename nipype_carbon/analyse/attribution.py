@@ -385,6 +385,8 @@ SPLIT_BIN_S = 0.5
 BIN_S = 0.1
 #: the "lowest" power of a domain: a low percentile of its bins, not one stray bin
 LOW_PERCENTILE = 10
+#: the least share of the power's variance a fit must explain to be believed
+FIT_MIN_R2 = 0.8
 #: the least spread of CPU utilisation across bins for a fit of power against it
 FIT_MIN_SPREAD = 0.2
 
@@ -422,15 +424,19 @@ def estimate_baseline_power(
     power, util = binned_power(timeline, name, logical_cpus)
     if not len(power):
         return 0.0, "none: the run is too short to tell"
-    lowest = float(np.percentile(power, LOW_PERCENTILE))
+    coarse, _ = binned_power(timeline, name, logical_cpus, SPLIT_BIN_S)
+    lowest = float(np.percentile(coarse if len(coarse) else power, LOW_PERCENTILE))
     cpu_domain = timeline.domains[name].component == "cpu"  # GPU power does not follow CPU use
     if cpu_domain and len(power) >= 5 and np.ptp(util) >= FIT_MIN_SPREAD:
         (slope, intercept), cov = np.polyfit(util, power, 1, cov=True)
-        if intercept >= 0 and slope >= 0:
+        residual = power - (slope * util + intercept)
+        spread = float(((power - power.mean()) ** 2).sum())
+        r2 = 1.0 - float((residual**2).sum()) / spread if spread > 0 else 0.0
+        if intercept >= 0 and slope >= 0 and r2 >= FIT_MIN_R2:
             error = float(np.sqrt(max(cov[1, 1], 0.0)))
             return float(intercept), (
                 f"fitted: power against CPU utilisation over {len(power)} bins of {BIN_S:g} s "
-                f"(± {error:.2g} W)"
+                f"(± {error:.2g} W, r² {r2:.2f})"
             )
     if rated_idle_w is not None and rated_idle_w <= lowest:
         return rated_idle_w, (
@@ -438,6 +444,6 @@ def estimate_baseline_power(
             "did not vary enough to fit)"
         )
     return lowest, (
-        f"low power seen ({LOW_PERCENTILE}th percentile of {BIN_S:g}-s bins; an upper bound: "
-        "utilisation did not vary enough to fit)"
+        f"lowest: power seen ({LOW_PERCENTILE}th percentile of {SPLIT_BIN_S:g}-s bins; an "
+        "upper bound: utilisation did not vary enough to fit)"
     )
