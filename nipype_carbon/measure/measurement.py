@@ -109,6 +109,8 @@ class Measurement:
     own_cpu_s: float = 0.0
     #: CPU spent meanwhile by processes an earlier node left running (orphans): not this node's
     inherited_cpu_s: float = 0.0
+    #: meters dropped while measuring: which, when (epoch s) and why
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (shallow: the sample columns are shared, not copied)."""

@@ -21,9 +21,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import Any
 
+from nipype_carbon.measure.guard import BoundedCall, PlausibleCounter
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.measurement import HostNow, Measurement, wrap_safe_interval_s
 from nipype_carbon.measure.meters.base import EnergyMeter
@@ -91,6 +93,9 @@ class NodeMeter:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sampler_cpu_s = 0.0
+        self._faults: list[dict[str, Any]] = []
+        self._checks: dict[str, PlausibleCounter] = {}
+        self._call = BoundedCall()
 
     # -- context manager -------------------------------------------------
     def __enter__(self) -> NodeMeter:
@@ -114,6 +119,11 @@ class NodeMeter:
                 self._meters = list(self._selection.meters)
             domains = [d for meter in self._meters for d in meter.domains()]
             self.sample_interval_s = wrap_safe_interval_s(domains, self.sample_interval_s)
+            self._checks = {
+                d.name: PlausibleCounter(d)
+                for d in domains
+                if d.kind == "counter" and d.method != "model"
+            }
             self._samples = _empty_samples()
             self._tree = self._process_clock()
             self._start = self.clock()
@@ -135,6 +145,7 @@ class NodeMeter:
                 self._thread.join(timeout=max(5.0, 2 * self.sample_interval_s))
                 self._thread = None
             sample = self._take_sample(exclude_cpu_s=self._sampler_cpu_s)
+            self._call.close()
             self.measurement = self._build(sample)
         except Exception as err:
             self._note(f"stop failed: {type(err).__name__}: {err}")
@@ -187,13 +198,32 @@ class NodeMeter:
             if i in self._failed:
                 continue
             try:
-                readings.append((meter, meter.read(now)))
+                # the model computes from ``now``; a measuring meter's read may hang
+                values = (
+                    meter.read(now)
+                    if meter.kind == "model"
+                    else self._call(partial(meter.read, now))
+                )
+                for name, value in values.items():
+                    check = self._checks.get(name)
+                    if check is not None:
+                        check.check(now.t, float(value))
+                readings.append((meter, values))
             except Exception as err:
                 self._failed.add(i)
-                self._note(
-                    f"meter {meter.kind} failed and was dropped: {type(err).__name__}: {err}"
-                )
+                self._fault(meter, now.t, f"{type(err).__name__}: {err}")
         return readings
+
+    def _fault(self, meter: EnergyMeter, t: float, reason: str) -> None:
+        self._note(f"meter {meter.kind} failed and was dropped: {reason}")
+        self._faults.append(
+            {
+                "meter": meter.kind,
+                "domains": [d.name for d in meter.domains()],
+                "t": t,
+                "reason": reason,
+            }
+        )
 
     def _store_readings(
         self, index: int, readings: list[tuple[EnergyMeter, dict[str, float]]], pids: set[int]
@@ -239,6 +269,7 @@ class NodeMeter:
             errors=list(self._errors),
             own_cpu_s=last["own_cpu_s"],
             inherited_cpu_s=getattr(self._tree, "inherited_cpu_s", 0.0),
+            faults=list(self._faults),
         )
 
 

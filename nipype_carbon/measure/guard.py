@@ -1,0 +1,120 @@
+"""Meter reads that can neither stall a node nor slip a nonsense value into a session.
+
+:class:`BoundedCall` runs a read in a daemon thread of its own and gives up
+after a timeout: a counter file on a hung file system or a wedged vendor
+library costs the node at most that once (the meter is then dropped), never
+the node's whole run. :class:`PlausibleCounter` rejects readings no hardware
+can produce: a counter that falls by less than half its range (not a wrap),
+one that rises faster than ten times the most power its domain can draw, or
+one that stops moving while time passes.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from nipype_carbon.measure.measurement import DEFAULT_POWER_BOUND_W, Domain
+
+#: the longest a meter read may take before the meter is dropped
+READ_TIMEOUT_S = 2.0
+#: readings faster than this many times the domain's power bound are rejected
+IMPLAUSIBLE_FACTOR = 10.0
+#: a counter that does not move for this long, while time passes, is taken as frozen
+FROZEN_AFTER_S = 5.0
+
+
+class ReadTimeout(Exception):
+    """A meter read that did not return in time."""
+
+
+class BoundedCall:
+    """Calls made in one daemon thread, each abandoned after ``timeout_s``.
+
+    Once a call has timed out, the thread may still be stuck in it: the next
+    call gets a fresh thread, and the stuck one is left to the daemon's fate.
+    """
+
+    def __init__(self, timeout_s: float = READ_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+        self._requests: queue.Queue[Any] | None = None
+
+    def _start(self) -> queue.Queue[Any]:
+        requests: queue.Queue[Any] = queue.Queue()
+        threading.Thread(
+            target=_serve, args=(requests,), name="nipype-carbon-read", daemon=True
+        ).start()
+        return requests
+
+    def __call__(self, function: Callable[[], Any]) -> Any:
+        if self._requests is None:
+            self._requests = self._start()
+        answer: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+        self._requests.put((function, answer))
+        try:
+            ok, value = answer.get(timeout=self.timeout_s)
+        except queue.Empty:
+            self._requests = None  # that thread is stuck: the next call gets a new one
+            raise ReadTimeout(f"no answer in {self.timeout_s:g} s") from None
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        if self._requests is not None:
+            self._requests.put(None)
+            self._requests = None
+
+
+def _serve(requests: queue.Queue[Any]) -> None:
+    while True:
+        item = requests.get()
+        if item is None:
+            return
+        function, answer = item
+        try:
+            answer.put((True, function()))
+        except BaseException as err:  # handed to the caller
+            answer.put((False, err))
+
+
+class Implausible(Exception):
+    """A reading no hardware can produce."""
+
+
+class PlausibleCounter:
+    """Checks each new reading of one counter domain against the last accepted one."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.bound_w = IMPLAUSIBLE_FACTOR * (domain.power_bound_w or DEFAULT_POWER_BOUND_W)
+        self._last: tuple[float, float] | None = None
+        self._moved_at: float | None = None
+
+    def check(self, t: float, value: float) -> None:
+        """Raise :class:`Implausible` for a reading no hardware can produce; else accept it."""
+        if not value == value or value in (float("inf"), float("-inf")):  # NaN or infinite
+            raise Implausible(f"{self.domain.name} read {value!r}")
+        if self._last is None:
+            self._last, self._moved_at = (t, value), t
+            return
+        t0, v0 = self._last
+        delta, dt = value - v0, max(t - t0, 1e-3)
+        wrap = self.domain.wrap_j
+        if delta < 0 and wrap:
+            delta += wrap * round(-delta / wrap) if -delta > wrap / 2 else 0.0
+        if delta < 0:
+            raise Implausible(f"{self.domain.name} fell by {-delta:.6g} J (not a wrap)")
+        if delta > self.bound_w * dt + 1.0:
+            raise Implausible(
+                f"{self.domain.name} rose {delta:.6g} J in {dt:.3g} s: above {self.bound_w:g} W"
+            )
+        if delta > 0:
+            self._moved_at = t
+        elif self._moved_at is not None and t - self._moved_at >= FROZEN_AFTER_S:
+            raise Implausible(
+                f"{self.domain.name} has not moved for {t - self._moved_at:.3g} s (frozen)"
+            )
+        self._last = (t, value)
