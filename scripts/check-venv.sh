@@ -22,13 +22,19 @@ base="$("$PY" -c 'import os, sys; print(os.path.realpath(sys._base_executable))'
 "$PY" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)' || fail "$PY is not a venv"
 grep -qx 'include-system-site-packages = false' "$VENV/pyvenv.cfg" ||
     fail "$VENV sees the system's site-packages (pyvenv.cfg)"
+DEBIAN=0
+if [ -x /usr/bin/python3 ] && [ -f /etc/debian_version ]; then
+    DEBIAN=1
+    debian="$(realpath /usr/bin/python3)"
+    [ "$base" = "$debian" ] || fail "venv made from $base, not Debian's $debian (remove $VENV and rerun)"
+fi
 
 # Every third-party package the tests import comes from the venv; our own from the repo.
 "$PY" - "$VENV" "$PWD" <<'EOF' || fail "a package is imported from outside the venv"
-import importlib, os, sys
+import importlib, os, sys  # pydra is a namespace package: check pydra.engine
 venv, repo = (os.path.realpath(p) for p in sys.argv[1:3])
 bad = []
-for name in ("nipype", "pydra", "numpy", "pandas", "networkx", "pytest"):
+for name in ("nipype", "pydra.engine", "numpy", "pandas", "networkx", "pytest"):
     where = os.path.realpath(importlib.import_module(name).__file__)
     if not where.startswith(venv + os.sep):
         bad.append(f"{name}: {where}")
@@ -41,9 +47,7 @@ for line in bad:
 sys.exit(1 if bad else 0)
 EOF
 
-if [ -x /usr/bin/python3 ] && [ -f /etc/debian_version ]; then
-    debian="$(realpath /usr/bin/python3)"
-    [ "$base" = "$debian" ] || fail "venv made from $base, not Debian's $debian"
+if [ "$DEBIAN" -eq 1 ]; then
     # PEP 668: the marker file makes pip refuse; probe pip too (without installing anything).
     marker="$(/usr/bin/python3 -c 'import os, sysconfig; print(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))')"
     [ -f "$marker" ] || fail "Debian's python3 is not externally managed ($marker missing): is this Debian 12?"
