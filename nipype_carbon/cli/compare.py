@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.cli.options import add_render_options, error_line
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         steps = compare_branches(next(iter(reports.values())), args.alternatives)
     except (SessionError, ValueError) as err:
-        print(f"nipype-carbon compare: {err}", file=sys.stderr)
+        print(error_line("compare", err), file=sys.stderr)
         return 2
     if len(reports) > 1:
         _show("Runs:", runs_frame(reports).set_index("run"), args.top)

@@ -45,7 +45,8 @@ def header_lines(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "no region set: WORLD average" if t["region_is_default"] else grid.region
     lines = [
-        f"Energy {energy(t['energy_j'])}, {emissions(t['emissions_g'])} "
+        # energy is what the meters saw; PUE (the building's overhead) scales only the CO2e
+        f"Energy {energy(t['energy_j'])} (before PUE), {emissions(t['emissions_g'])} "
         f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]",
         f"Attributed to nodes {energy(t['attributed_energy_j'])}, unattributed "
         f"{energy(t['unattributed_energy_j'])} (idle {t['idle']}); methods: "

@@ -310,11 +310,14 @@ def run(tmp_path: Path) -> Path:
 
 
 @needs_dot
-def test_cli_writes_svg_png_and_dot(run: Path, tmp_path: Path) -> None:
+def test_cli_writes_svg_png_and_dot(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for suffix in ("svg", "png", "dot"):
         out = tmp_path / f"graph.{suffix}"
         assert main(["graph", str(run), "-o", str(out), "--region", "FR"]) == 0
         assert out.stat().st_size > 0
+        assert capsys.readouterr().out == f"wrote {out}\n"  # as report says it
     root = ET.fromstring((tmp_path / "graph.svg").read_bytes())
     assert "".join(root.itertext()).count("MapNode, 3 children") == 1
     assert main(["graph", str(run), "-o", str(tmp_path / "e.dot"), "--label", "emissions"]) == 0

@@ -140,6 +140,19 @@ def test_cli_writes_each_format(run: Path, tmp_path: Path, suffix: str) -> None:
     assert out.stat().st_size > 100
 
 
+def test_console_says_energy_is_before_pue(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """PUE scales CO2e (the building's overhead), not the energy the meters saw."""
+    headers = {}
+    for pue in ("1", "1.5"):
+        assert main(["report", str(run), "--pue", pue, "--region", "FR"]) == 0
+        headers[pue] = capsys.readouterr().out.splitlines()[0]
+    assert all("(before PUE)" in line for line in headers.values())
+    energy_of = {pue: line.split(" (before PUE)")[0] for pue, line in headers.items()}
+    assert energy_of["1"] == energy_of["1.5"]
+    grams = {pue: float(line.split(", ")[1].split()[0]) for pue, line in headers.items()}
+    assert grams["1.5"] == pytest.approx(1.5 * grams["1"], rel=0.01)
+
+
 def test_cli_errors_are_one_line(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(run), "--region", "Atlantis"]) == 2
     assert main(["report", "/no/such/run"]) == 2
