@@ -39,8 +39,14 @@ class Advice:
 
 
 def top_nodes(report: Report, n: int = 10) -> pd.DataFrame:
-    """The hottest nodes by emissions, with share and cumulative share."""
+    """The hottest nodes by emissions, with share and cumulative share.
+
+    None when nothing ran (every node reused): the scheduler alone would be "100 %" of a run
+    that did no work.
+    """
     nodes = report.nodes[report.nodes["kind"] != "mapnode"]
+    if report.nothing_ran:
+        nodes = nodes.iloc[0:0]
     ranked = nodes.sort_values("emissions_g", ascending=False, kind="stable")
     total = ranked["energy_j"].sum()
     ranked = ranked.assign(share=ranked["energy_j"] / total if total > 0 else 0.0)

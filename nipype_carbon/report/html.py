@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from nipype_carbon.report.equivalents import CAR_EU_G_PER_KM
+from nipype_carbon.report.formats import reuse_line
 from nipype_carbon.report.hotspots import advise, top_nodes
 from nipype_carbon.report.html_assets import CSS, SCRIPT
 from nipype_carbon.report.model import Report
@@ -180,7 +181,9 @@ def header(report: Report) -> str:
         f'<section class="cards" id="nc-totals">{"".join(_cards(report))}</section>'
         + _region_note(bool(report.totals["region_is_default"]))
         + _methods_note(report.totals["methods"])
-    )
+        + (f'<p class="alert" id="nc-nothing-ran">{escape(reuse_line(report))}</p>'
+           if report.nothing_ran else "")
+    )  # fmt: skip
 
 
 def _share_cell(share: float) -> str:

@@ -62,6 +62,17 @@ class Report:
         """Per-interface totals, hottest first."""
         return interface_frame(self.nodes)
 
+    @property
+    def nothing_ran(self) -> bool:
+        """Every workflow node was reused from the cache: the run did no work of its own, only
+        the scheduler's (a rerun of a finished workflow)."""
+        work = self.nodes[self.nodes["kind"] != "orchestration"]
+        return not work.empty and bool((work["status"] == "cached").all())
+
+    def scheduler_energy_j(self) -> float:
+        """Energy of the driving process (the scheduler's record)."""
+        return float(self.nodes.loc[self.nodes["kind"] == "orchestration", "energy_j"].sum())
+
 
 def build_report(
     run: Session | str | Path,

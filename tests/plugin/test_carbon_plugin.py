@@ -13,6 +13,9 @@ import pytest
 import nipype_carbon  # noqa: F401 - registers the Carbon plugins
 from nipype_carbon import SettingsError, attribute_energy, load_session
 from nipype_carbon.plugin import CarbonPlugin
+from nipype_carbon.report import build_report
+from nipype_carbon.report.formats import render_console
+from nipype_carbon.report.units import energy
 from tests.fakes.powercap import FakePowercap
 from tests.plugin import workflows
 
@@ -128,6 +131,16 @@ def test_a_rerun_records_cached_nodes_and_where_their_energy_was_spent(
         assert rerun.nodes[name].measurement is None
     sources = next(e for e in rerun.events if e["kind"] == "cached_energy_sources")
     assert sources["sessions"]["known.burn_a"] == first.name
+    # the rerun's report says nothing ran, names what was reused, and projects nothing from it
+    report, paid = build_report(second), build_report(first)
+    reused = ("known.burn_a", "known.burn_b", "known.cli", "known.after")
+    spent_j = paid.nodes.set_index("node").loc[list(reused), "energy_j"].sum()
+    assert report.totals["energy_avoided_by_caching_j"] == pytest.approx(spent_j)
+    text = render_console(report, subjects=40_000)
+    assert f"Nothing ran: 4 node(s) reused (energy avoided {energy(spent_j)}," in text
+    assert "Projection to 40,000 subjects refused" in text and "x this run" not in text
+    assert "100.0%" not in text and "(scheduler)" not in text.split("Hottest nodes:")[1]
+    assert "Nothing ran" not in render_console(paid)
 
 
 def test_bad_settings_stop_the_run_before_any_node(tmp_path: Path) -> None:
