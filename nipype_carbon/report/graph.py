@@ -44,6 +44,8 @@ from nipype_carbon.report.units import energy as format_energy
 from nipype_carbon.report.units import grams as format_emissions
 
 LABELS = ("energy", "emissions")
+#: a node over many inputs and its parts, as Nipype names them (Pydra: Report.split_names)
+NIPYPE_SPLIT = ("MapNode", "children")
 FORMATS = ("svg", "png", "dot")
 INSTALL_HINT = (
     "apt-get install graphviz (macOS: brew install graphviz; conda: conda install graphviz)"
@@ -111,7 +113,7 @@ def graph_dot(
     lines = ["digraph carbon {", *_defaults(report)]
     nodes: dict[tuple[str, ...], list[str]] = {}
     for unit in units.values():
-        line = _node_line(ids[unit.key], unit, scale, label, show_method)
+        line = _node_line(ids[unit.key], unit, scale, label, show_method, report.split_names)
         nodes.setdefault(unit.cluster if unit.kind != "orchestration" else ("",), []).append(line)
     scheduler = nodes.pop(("",), [])
     lines += _nest((), nodes, units, label, [0])
@@ -163,7 +165,12 @@ def _defaults(report: Report) -> list[str]:
 
 
 def _node_line(
-    uid: str, unit: Unit, scale: tuple[float, float, bool], label: str, show_method: bool
+    uid: str,
+    unit: Unit,
+    scale: tuple[float, float, bool],
+    label: str,
+    show_method: bool,
+    split_names: tuple[str, str] = NIPYPE_SPLIT,
 ) -> str:
     value = (
         format_energy(unit.energy_j)
@@ -173,7 +180,7 @@ def _node_line(
     fill = viridis(scale_position(unit.emissions_g, *scale)) if _oncolour_scale(unit) else "#e8e8e8"
     style = "rounded,dotted" if unit.kind == "missing" else "rounded,filled"
     attrs = [
-        f"label=<{_label_html(unit, value, show_method)}>",
+        f"label=<{_label_html(unit, value, show_method, split_names)}>",
         f'fillcolor="{fill}"',
         f'fontcolor="{text_colour(fill)}"',
         "tooltip=" + dot_string(f"{unit.key}: {value} ({', '.join(sorted(unit.statuses))})"),
@@ -185,12 +192,16 @@ def _node_line(
     return f'  {uid} [style="{style}", {", ".join(attrs)}];'
 
 
-def _label_html(unit: Unit, value: str, show_method: bool) -> str:
+def _label_html(
+    unit: Unit, value: str, show_method: bool, split_names: tuple[str, str] = NIPYPE_SPLIT
+) -> str:
+    """A box's label; a MapNode (Pydra: a split task) says how many children (states)."""
     name = f"<B>{html_text(unit.label)}</B>"
+    split, parts = split_names
     detail = {
-        "mapnode": f"MapNode, {unit.members} children: {value}"
+        "mapnode": f"{split}, {unit.members} {parts}: {value}"
         if unit.members
-        else "MapNode, children drawn apart",
+        else f"{split}, {parts} drawn apart",
         "workflow": f"workflow, {unit.members} nodes: {value}",
         "missing": "not run",
         "rest": f"folded to stay legible: {value}",

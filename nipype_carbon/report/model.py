@@ -69,6 +69,15 @@ class Report:
         work = self.nodes[self.nodes["kind"] != "orchestration"]
         return not work.empty and bool((work["status"] == "cached").all())
 
+    @property
+    def split_names(self) -> tuple[str, str]:
+        """What the engine calls a node run over many inputs, and its parts: a Nipype
+        ("MapNode", "children"), a Pydra split task ("split task", "states")."""
+        pydra = self.session.metadata.get("engine") == "pydra" or any(
+            "state_index" in r.extra or "task_type" in r.extra for r in self.session.nodes.values()
+        )
+        return ("split task", "states") if pydra else ("MapNode", "children")
+
     def scheduler_energy_j(self) -> float:
         """Energy of the driving process (the scheduler's record)."""
         return float(self.nodes.loc[self.nodes["kind"] == "orchestration", "energy_j"].sum())

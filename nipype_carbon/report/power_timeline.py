@@ -247,7 +247,8 @@ def timeline_svg(
     if nodes.empty:
         svg.text(8, 40, "No nodes in this session.")
         return svg.document(50)
-    rows, how, prefix = gantt_rows(nodes, max_rows, 2 * svg.span / svg.plot_w)
+    split = report.split_names[0]
+    rows, how, prefix = gantt_rows(nodes, max_rows, 2 * svg.span / svg.plot_w, split)
     scale = colour_scale([b.emissions_g / b.count for r in rows if not r.scheduler for b in r.bars])
     shown, hidden = _hosts(report, max_hosts)
     y = _power_panels(svg, report, shown, 40.0)
