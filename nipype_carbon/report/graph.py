@@ -28,6 +28,7 @@ from nipype_carbon.report.colours import (
     FAILED_COLOUR,
     VIRIDIS,
     colour_scale,
+    scale_label,
     scale_position,
     text_colour,
     viridis,
@@ -251,9 +252,10 @@ def _legend(scale: tuple[float, float, bool], missing: bool) -> list[str]:
     span = len(VIRIDIS)
     table = (
         f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-        f'<TR><TD COLSPAN="{span}">CO2e per box ({"log" if log else "linear"} scale)</TD></TR>'
+        f'<TR><TD COLSPAN="{span}">CO2e per box ({scale_label(log)})</TD></TR>'
         f"<TR>{swatches}</TR><TR>"
-        f'<TD COLSPAN="{span // 2}" ALIGN="LEFT">{html_text(format_emissions(low))}</TD>'
+        f'<TD COLSPAN="{span // 2}" ALIGN="LEFT">{"&#8804; " if log else ""}'
+        f"{html_text(format_emissions(low))}</TD>"
         f'<TD COLSPAN="{span - span // 2}" ALIGN="RIGHT">{html_text(format_emissions(high))}</TD>'
         "</TR></TABLE>"
     )
