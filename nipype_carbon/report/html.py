@@ -112,6 +112,11 @@ def _name(text: Any) -> str:
     return escape(str(text)).replace(".", ".<wbr>")
 
 
+def _camel(text: str) -> str:
+    """An escaped class name that may wrap between its words (``Framewise<wbr>Displacement``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "<wbr>", escape(text))
+
+
 def _distance(km: float) -> str:
     return (
         f"{km:.3g} km" if km >= 1 else f"{km * 1e3:.3g} m" if km >= 1e-3 else f"{km * 1e6:.3g} mm"
@@ -187,9 +192,11 @@ def header(report: Report) -> str:
 
 
 def _share_cell(share: float) -> str:
+    """The share as a number, with a bar beneath it (never over it)."""
     width = min(max(share, 0.0), 1.0) * 100
     return (
-        f'<td class="n share"><span style="width:{width:.1f}%"></span><b>{percent(share)}</b></td>'
+        f'<td class="n share"><b>{percent(share)}</b>'
+        f'<span class="bar"><i style="width:{width:.1f}%"></i></span></td>'
     )
 
 
@@ -201,22 +208,29 @@ def _table(head: list[str], rows: Iterable[str], table_id: str) -> str:
 
 
 def nodes_table(report: Report, top: int) -> str:
-    """The hottest nodes, by emissions, with share and cumulative share of node energy."""
+    """The hottest nodes, by emissions, with share and cumulative share of node energy.
+
+    The host column is shown only for runs on several hosts (one host is in the Run card), so
+    that the table fits a 900 px window.
+    """
+    hosts = len(report.totals["hosts"]) > 1
     rows = []
     for i, r in enumerate(top_nodes(report, top).to_dict("records"), start=1):
         interface = str(r["interface"])
+        host = f'<td class="wrap">{_name(r["host"])}</td>' if hosts else ""
         rows.append(
             f'<tr><td class="n">{i}</td><td class="name">{_name(r["node"])}</td>'
-            f'<td title="{escape(interface)}">{escape(interface.rsplit(".", 1)[-1])}</td>'
-            f"<td>{escape(str(r['status']))}</td><td>{escape(str(r['host']))}</td>"
+            f'<td class="word" title="{escape(interface)}">'
+            f"{_camel(interface.rsplit('.', 1)[-1])}</td>"
+            f"<td>{escape(str(r['status']))}</td>{host}"
             f'<td class="n">{duration(r["duration_s"])}</td><td class="n">{r["cpu_s"]:,.2f}</td>'
             f'<td class="n">{energy(r["energy_j"])}</td>{_share_cell(r["share"])}'
             f'<td class="n">{percent(r["cumulative_share"])}</td>'
             f'<td class="n">{grams(r["emissions_g"])}</td>'
             f'<td class="m">{escape(str(r["method"])).replace(";", "; ")}</td></tr>'
         )
-    head = ["##", "node", "interface", "status", "host", "#time", "#CPU s", "#energy", "#share"]
-    return _table([*head, "#cumulative", "#CO2e", "method"], rows, "nc-nodes")
+    head = ["##", "node", "interface", "status", *(["host"] if hosts else []), "#time", "#CPU s"]
+    return _table([*head, "#energy", "#share", "#cum.", "#CO2e", "method"], rows, "nc-nodes")
 
 
 def interfaces_table(report: Report, top: int) -> str:
@@ -250,7 +264,12 @@ def graph_section(report: Report, max_nodes: int) -> str:
         else:
             start = svg.find("<svg")  # after the XML declaration and DOCTYPE
             if start >= 0:
-                return f'<figure id="nc-graph">{svg[start:]}</figure>'
+                return (
+                    '<p class="small">Drawn at full size (scroll inside the frame); '
+                    '<button type="button" id="nc-graph-fit">Fit to width</button> '
+                    '<button type="button" id="nc-graph-open">Open full size</button></p>'
+                    f'<figure id="nc-graph">{svg[start:]}</figure>'
+                )
             why = "dot gave no SVG"
     return f'<p class="small" id="nc-graph-note">Workflow graph not shown: {why}.</p>'
 

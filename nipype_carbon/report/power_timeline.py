@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from nipype_carbon.report.colours import VIRIDIS, colour_scale, emissions_colour, scale_label
+from nipype_carbon.report.colours import VIRIDIS, colour_scale, emissions_colour
 from nipype_carbon.report.gantt import Row, gantt_rows
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.units import grams as format_emissions
@@ -119,7 +119,8 @@ def _power_legend(svg: _Svg, y: float, methods: dict[str, str]) -> None:
 def _scale_legend(svg: _Svg, y: float, scale: tuple[float, float, bool]) -> None:
     """The nodes' colour scale, from its lowest to its highest value."""
     low, high, log = scale
-    svg.text(LABEL_W - 6, y, "node CO2e" + (" (log scale)" if log else " (linear)"), anchor="end")
+    kind = "log, x10 per half bar" if log else "linear"
+    svg.text(LABEL_W - 6, y, f"node CO2e ({kind})", anchor="end")
     svg.text(LABEL_W + 64, y, ("≤ " if log else "") + format_emissions(low), anchor="end")
     stops = "".join(
         f'<stop offset="{i / (len(VIRIDIS) - 1):.3f}" stop-color="{c}"/>'
@@ -127,9 +128,7 @@ def _scale_legend(svg: _Svg, y: float, scale: tuple[float, float, bool]) -> None
     )
     svg.parts.append(f'<defs><linearGradient id="nc-tl-scale">{stops}</linearGradient></defs>')
     svg.parts.append(svg.rect(LABEL_W + 68, y - 9, 120, 10, "url(#nc-tl-scale)"))
-    how = f"; {scale_label(log).split(': ', 1)[1]}" if log else ""
-    text = f"{format_emissions(high)} CO2e{how}; merged bars: mean per node"
-    svg.text(LABEL_W + 194, y, text, "s")
+    svg.text(LABEL_W + 194, y, f"{format_emissions(high)} CO2e; merged bars: mean per node", "s")
 
 
 def _power_panel(svg: _Svg, y: float, host: str, edges: np.ndarray, power: dict[str, Any]) -> None:
