@@ -230,7 +230,7 @@ def nodes_table(report: Report, top: int) -> str:
             f'<td class="m">{escape(str(r["method"])).replace(";", "; ")}</td></tr>'
         )
     head = ["##", "node", "interface", "status", *(["host"] if hosts else []), "#time", "#CPU s"]
-    return _table([*head, "#energy", "#share", "#cum.", "#CO2e", "method"], rows, "nc-nodes")
+    return _table([*head, "#energy", "#share", "#cumulative", "#CO2e", "method"], rows, "nc-nodes")
 
 
 def interfaces_table(report: Report, top: int) -> str:
