@@ -310,8 +310,13 @@ def render_html(report: Report, top: int = 25, graph_max_nodes: int = 20_000, **
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>nipype-carbon: {title}</title><style>{CSS}</style></head><body>"
         + header(report)
-        + f'<section id="nc-hot"><h2>Hottest nodes</h2><p class="small">Top {min(top, n_work)} '
-        f"of {n_work:,} by CO2e; share of the energy attributed to nodes.</p>"
+        + '<section id="nc-hot"><h2>Hottest nodes</h2><p class="small">'
+        + (
+            "None: nothing ran, every node was reused (see above).</p>"
+            if report.nothing_ran
+            else f"Top {min(top, n_work)} of {n_work:,} by CO2e; share of the energy "
+            "attributed to nodes.</p>"
+        )
         + nodes_table(report, top)
         + f'</section><section id="nc-by-interface"><h2>By interface</h2><p class="small">Top '
         f"{min(top, n_ifaces)} of {n_ifaces:,}.</p>"

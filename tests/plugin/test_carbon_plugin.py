@@ -15,6 +15,7 @@ from nipype_carbon import SettingsError, attribute_energy, load_session
 from nipype_carbon.plugin import CarbonPlugin
 from nipype_carbon.report import build_report
 from nipype_carbon.report.formats import render_console
+from nipype_carbon.report.html import render_html
 from nipype_carbon.report.units import energy
 from tests.fakes.powercap import FakePowercap
 from tests.plugin import workflows
@@ -141,6 +142,9 @@ def test_a_rerun_records_cached_nodes_and_where_their_energy_was_spent(
     assert "Projection to 40,000 subjects refused" in text and "x this run" not in text
     assert "100.0%" not in text and "(scheduler)" not in text.split("Hottest nodes:")[1]
     assert "Nothing ran" not in render_console(paid)
+    page = render_html(report)
+    assert 'id="nc-nothing-ran"' in page and "None: nothing ran" in page
+    assert 'id="nc-nothing-ran"' not in render_html(paid)
 
 
 def test_bad_settings_stop_the_run_before_any_node(tmp_path: Path) -> None:
