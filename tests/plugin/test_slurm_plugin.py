@@ -14,6 +14,14 @@ pytestmark = pytest.mark.slurm
 
 #: the most CPU a batch job may spend on its own for one node (loading the pickled node)
 JOB_OVERHEAD_S = 0.5
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def slurm(slurm: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    # the jobs unpickle the cli node, whose interface class lives in tests.plugin.workflows
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    return slurm
 
 
 def _batch_config(wf):  # type: ignore[no-untyped-def]
