@@ -62,23 +62,26 @@ class UnknownRegionError(ValueError):
     :meth:`for_cli` instead, which names its own option.
     """
 
-    def __init__(self, region: str, suggestions: list[str], own_value: str = "") -> None:
+    def __init__(self, region: str, suggestions: list[str], own_value: str | None = None) -> None:
         self.region = region
         self.suggestions = suggestions
-        own_value = own_value or "set intensity_g_per_kwh (gCO2e/kWh) to a value of your own"
+        if own_value is None:
+            own_value = "set intensity_g_per_kwh (gCO2e/kWh) to a value of your own"
         table = intensity_table()
         named = ", ".join(f"{code} ({table[code].name})" for code in suggestions)
         super().__init__(
             f"{self._problem(named)} Use a code, country or province name from "
-            f"`nipype-carbon regions`, or {own_value}."
+            f"`nipype-carbon regions`" + (f", or {own_value}." if own_value else ".")
         )
 
     def _problem(self, named: str) -> str:
         return f"unknown region {self.region!r}." + (f" Did you mean {named}?" if named else "")
 
-    def for_cli(self, option: str = "--intensity G") -> UnknownRegionError:
-        """The same error, phrased for a command line: ``option`` instead of the setting."""
-        return type(self)(self.region, self.suggestions, f"give {option} (gCO2e/kWh)")
+    def for_cli(self, option: str | None = "--intensity G") -> UnknownRegionError:
+        """The same error, phrased for a command line: ``option`` instead of the setting
+        (``None`` for a command that takes no intensity of its own)."""
+        own_value = f"give {option} (gCO2e/kWh)" if option else ""
+        return type(self)(self.region, self.suggestions, own_value)
 
 
 class AmbiguousRegionError(UnknownRegionError):
