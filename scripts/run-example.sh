@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian machine: install nipype-carbon and the example's
-# dependencies (MRtrix3 from Debian, dipy and nitime from PyPI), run the real
-# diffusion + BOLD-confounds pipeline metered by CarbonMultiProc, then report.
+# dependencies (MRtrix3 from Debian, dipy and nitime from PyPI) into a virtual environment
+# (.venv, made from Debian's /usr/bin/python3), run the real diffusion + BOLD-confounds
+# pipeline metered by CarbonMultiProc, then report. The report files are named after the
+# run's session, so a rerun never overwrites an earlier report.
 #
 # Usage: bash scripts/run-example.sh [--upsample] [--region GB] [--base-dir DIR]
 set -euo pipefail
@@ -19,23 +21,30 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-python3 -m pip install --quiet -e .
-bash scripts/install-system-deps.sh mrtrix3 graphviz   # the pipeline's tools; the graph
-bash scripts/install-example-deps.sh
+bash scripts/install-system-deps.sh python3-venv mrtrix3 graphviz # venv; the pipeline's tools; the graph
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh # creates .venv from /usr/bin/python3 and puts it first on PATH
+"$VENV_PYTHON" -m pip install --quiet -e .
+bash scripts/install-example-deps.sh # dipy, nitime into the venv
 
 ARGS=(--base-dir "$BASE_DIR" --plugin CarbonMultiProc --n-procs "$(nproc)")
 [ -n "$REGION" ] && ARGS+=(--plugin-arg "region=$REGION")
-python3 examples/dwi_pipeline/run.py "${ARGS[@]}" "${EXTRA[@]}"
+"$VENV_PYTHON" examples/dwi_pipeline/run.py "${ARGS[@]}" "${EXTRA[@]}"
 
 CARBON_DIR="$BASE_DIR/work/dwi_carbon_example/carbon"
+# The run just made (newest session); its name keeps each run's report files apart.
+SESSION="$(ls -t "$CARBON_DIR"/session-*.jsonl | head -n 1)"
+NAME="$(basename "$SESSION" .jsonl)"
+CLI="$VENV/bin/nipype-carbon"
 echo
-nipype-carbon report "$CARBON_DIR" --top 15 --cohort 40000
+"$CLI" report "$SESSION" --top 15 --cohort 40000
 echo
 echo "Which alternative branch is cheaper, step by step:"
-nipype-carbon compare "$CARBON_DIR" --alternatives \
+"$CLI" compare "$SESSION" --alternatives \
     "denoise=denoise_mrtrix,denoise_dipy" "tensor fit=tensor_mrtrix+metrics_mrtrix,tensor_dipy"
 echo
-nipype-carbon report "$CARBON_DIR" -o "$BASE_DIR/report.html"
-nipype-carbon report "$CARBON_DIR" -o "$BASE_DIR/nodes.csv"
-nipype-carbon graph "$CARBON_DIR" -o "$BASE_DIR/graph.svg"
-echo "Open $BASE_DIR/report.html for the full report (tables, timeline, graph, methods)."
+"$CLI" report "$SESSION" -o "$BASE_DIR/$NAME.html"
+"$CLI" report "$SESSION" -o "$BASE_DIR/$NAME.csv"
+"$CLI" graph "$SESSION" -o "$BASE_DIR/$NAME.svg"
+echo "Open $BASE_DIR/$NAME.html for the full report (tables, timeline, graph, methods)."
+echo "The venv stays: run '. $VENV/bin/activate' (or use $VENV/bin/nipype-carbon) for more."

@@ -32,9 +32,9 @@ def test_unknown_region_suggests_close_codes() -> None:
     assert "nipype-carbon regions" in str(err.value)
 
 
-def test_region_by_name_is_suggested() -> None:
-    with pytest.raises(UnknownRegionError, match="CA-QC"):
-        resolve_intensity("Quebec")
+def test_misspelt_region_name_is_suggested() -> None:
+    with pytest.raises(UnknownRegionError, match=r"CA-QC \(Quebec\)"):
+        resolve_intensity("Quebek")
 
 
 def test_explicit_intensity_overrides_region() -> None:

@@ -46,6 +46,12 @@ def test_bad_region_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("nipype-carbon doctor: unknown region") and "\n" not in err
+    assert "intensity" not in err  # doctor takes no intensity: no hint at one
+
+
+def test_doctor_takes_regions_as_people_name_them(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--region", "UK"]) == 0
+    assert "Grid: GB, " in capsys.readouterr().out  # the United Kingdom's ISO code
 
 
 def test_regions_lists_sources(capsys: pytest.CaptureFixture[str]) -> None:

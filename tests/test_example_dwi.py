@@ -1,13 +1,12 @@
 """Smoke test of examples/dwi_pipeline: runs the whole workflow on the shipped data.
 
-Needs MRtrix3 and dipy/nitime (``bash scripts/install-example-deps.sh``); the
-workflow tests are skipped only when ``dwidenoise`` is not on PATH.
+Needs MRtrix3 and dipy/nitime (``bash scripts/install-example-deps.sh``); without them the
+tests are skipped, naming what is missing.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.report.test_tables import CONTRACT  # the contract, stated once
+from tests.support.optional import needs_dipy, needs_example_deps
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 if str(EXAMPLES) not in sys.path:
@@ -24,10 +24,6 @@ from dwi_pipeline import prepare_data  # noqa: E402
 
 pytestmark = pytest.mark.example
 
-needs_mrtrix = pytest.mark.skipif(
-    shutil.which("dwidenoise") is None,
-    reason="MRtrix3 dwidenoise is not on PATH; run scripts/install-example-deps.sh",
-)
 DENOISERS = ("none", "dwidenoise", "nlmeans")
 TENSOR_FITTERS = ("mrtrix", "dipy")
 
@@ -50,6 +46,7 @@ def summary(tmp_path_factory) -> dict:
     return result
 
 
+@needs_dipy
 def test_gradients_cleaned_to_fsl_layout():
     """The shipped N x 3 bvec with a NaN b=0 row becomes a unit-norm 3 x N table."""
     bvals, bvecs = prepare_data.load_gradients(
@@ -66,7 +63,7 @@ def test_gradients_cleaned_to_fsl_layout():
         prepare_data.check_gradients(bvals, bvecs, 64)
 
 
-@needs_mrtrix
+@needs_example_deps
 def test_fa_maps_exist_and_are_sane(summary):
     """Every denoiser x tensor-fitter branch wrote an FA map with plausible values."""
     report = json.loads(Path(summary["fa_report"]).read_text())
@@ -86,7 +83,7 @@ def test_fa_maps_exist_and_are_sane(summary):
     assert 0.0 <= summary["max_mean_abs_fa_diff"] < 0.5
 
 
-@needs_mrtrix
+@needs_example_deps
 def test_confounds_are_sane(summary):
     """DVARS and FD have one value per volume transition and sensible ranges."""
     n_volumes = summary["bold_shape"][3]
@@ -101,7 +98,7 @@ def test_confounds_are_sane(summary):
     assert np.loadtxt(motion).shape == (n_volumes, 6)
 
 
-@needs_mrtrix
+@needs_example_deps
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".md", ".html", ".svg", ".png", ".txt"])
 def test_every_format_renders_from_the_saved_run(summary, tmp_path, suffix):
     """Acceptance (issue 4): each format from one saved run of the example."""
@@ -118,7 +115,7 @@ def test_every_format_renders_from_the_saved_run(summary, tmp_path, suffix):
         assert b"denoise_mrtrix" in data
 
 
-@needs_mrtrix
+@needs_example_deps
 def test_the_example_run_keeps_the_contracts(summary):
     import pandas as pd
 
@@ -143,7 +140,7 @@ def test_the_example_run_keeps_the_contracts(summary):
     assert quebec.totals["emissions_g"] == pytest.approx(report.totals["emissions_g"] * ratio)
 
 
-@needs_mrtrix
+@needs_example_deps
 def test_comparing_the_branches_names_the_cheaper_one_per_step(summary):
     from nipype_carbon.report import build_report
     from nipype_carbon.report.compare import compare_branches

@@ -20,7 +20,7 @@ noise so that denoising and tensor fitting see a realistic load.
 
 Usage::
 
-    python examples/dwi_pipeline/prepare_data.py OUT_DIR [--upsample] [--bold nipype|nibabel]
+    python3 examples/dwi_pipeline/prepare_data.py OUT_DIR [--upsample] [--bold nipype|nibabel]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python examples/dwi_pipeline/run.py --base-dir DIR [--plugin MultiProc] [--n-procs 2]
+    python3 examples/dwi_pipeline/run.py --base-dir DIR [--plugin MultiProc] [--n-procs 2]
         [--upsample] [--plugin-arg key=value ...]
 
 The plugin name is passed straight to ``Workflow.run``; ``import nipype_carbon``

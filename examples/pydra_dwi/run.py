@@ -2,7 +2,7 @@
 
 Usage::
 
-    python examples/pydra_dwi/run.py --cache-root DIR [--base cf] [--n-procs 2]
+    python3 examples/pydra_dwi/run.py --cache-root DIR [--base cf] [--n-procs 2]
         [--region GB] [--upsample] [--nthreads 1] [--no-carbon]
 
 The data are those of the Nipype example (``dwi_pipeline/prepare_data.py``),

@@ -1,7 +1,8 @@
 """``nipype-carbon compare RUN_A RUN_B [...]``: which alternative pipeline cost less.
 
 Compares the totals, the nodes (matched by name without the workflow's name)
-and the interfaces of two or more runs, and ends with a one-line verdict.
+and the interfaces of two or more runs, and ends with a one-line verdict. A note
+comes first for each way the runs differ in grid, PUE, host or method.
 With one run and ``--alternatives step=a,b``, compares branches within it:
 each alternative is the set of nodes whose name contains it.
 """
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.cli.options import add_render_options, error_line
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
+    differences,
     interfaces_frame,
     nodes_frame,
     runs_frame,
@@ -66,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         steps = compare_branches(next(iter(reports.values())), args.alternatives)
     except (SessionError, ValueError) as err:
-        print(f"nipype-carbon compare: {err}", file=sys.stderr)
+        print(error_line("compare", err), file=sys.stderr)
         return 2
+    for note in differences(reports):
+        print(note)
     if len(reports) > 1:
         _show("Runs:", runs_frame(reports).set_index("run"), args.top)
         _show("Nodes (energy, J):", nodes_frame(reports), args.top)

@@ -15,7 +15,7 @@ from typing import Any
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.record.settings import CarbonSettings, SettingsError
-from nipype_carbon.reference.grids import resolve_intensity
+from nipype_carbon.reference.grids import UnknownRegionError, lookup_region, resolve_intensity
 
 LOOKED_FOR = {
     "rapl": "RAPL energy counters (powercap sysfs)",
@@ -104,6 +104,15 @@ def _model_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _for_cli(err: Exception, region: str | None) -> Exception:
+    """An unknown region's error as the command line says it (doctor asks no intensity)."""
+    try:
+        lookup_region(region or "WORLD")
+    except UnknownRegionError as region_err:
+        return region_err.for_cli(None)
+    return err
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nipype-carbon doctor", description=__doc__)
     parser.add_argument("--powercap-root", help="powercap sysfs root (default /sys/class/powercap)")
@@ -119,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = CarbonSettings.from_mapping({k: v for k, v in given.items() if v is not None})
     except SettingsError as err:
-        parser.exit(2, f"nipype-carbon doctor: {err}\n")
+        parser.exit(2, f"nipype-carbon doctor: {_for_cli(err, args.region)}\n")
     report = diagnose(settings)
     print(json.dumps(report, indent=2, default=str) if args.json else render(report))
     return 0

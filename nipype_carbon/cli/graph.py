@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.cli.options import add_render_options, error_line
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.graph_layout import COLLAPSE_MODES
@@ -64,9 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         target = write_graph(args)
+    except BrokenPipeError:
+        raise  # a closed stdout: the dispatcher exits quietly
     except (SessionError, GraphvizError, ValueError, OSError) as err:
-        message = " ".join(str(err).split())
-        print(f"nipype-carbon graph: {message}", file=sys.stderr)
+        print(error_line("graph", err), file=sys.stderr)
         return 2
-    print(f"graph: {target}")
+    print(f"wrote {target}")
     return 0

@@ -7,6 +7,7 @@ are printed as one line on stderr with a non-zero exit, not a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,8 +34,30 @@ USAGE = "usage: nipype-carbon [--version] <command> [options]\n\ncommands:\n" + 
 )
 
 
+#: exit status when stdout was closed early (``nipype-carbon report RUN | head``): 128 + SIGPIPE,
+#: what a shell tool killed by the signal reports
+CLOSED_PIPE_STATUS = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit status."""
+    """Run one command; return its exit status.
+
+    A reader that stops early (``| head``) ends the command quietly with status 141, without
+    a traceback or "[Errno 32] Broken pipe".
+    """
+    try:
+        status = _dispatch(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:
+        # Python would try to flush stdout again at exit and complain: point it at devnull
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return CLOSED_PIPE_STATUS
+    return status
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from nipype_carbon.record.settings import IDLE_MODES
+from nipype_carbon.reference.grids import UnknownRegionError
 
 
 def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope: str = "") -> None:
@@ -18,3 +19,11 @@ def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope
     parser.add_argument("--pue", type=float, help=f"power usage effectiveness{scope} (>= 1.0)")
     if idle:
         parser.add_argument("--idle", choices=IDLE_MODES, help="baseline power: apart or shared")
+
+
+def error_line(command: str, err: BaseException) -> str:
+    """One line for stderr: ``nipype-carbon COMMAND: message``, with a region error phrased
+    for the command line (``--intensity``, not the setting ``intensity_g_per_kwh``)."""
+    if isinstance(err, UnknownRegionError):
+        err = err.for_cli()
+    return f"nipype-carbon {command}: {' '.join(str(err).split())}"

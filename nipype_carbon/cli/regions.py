@@ -1,23 +1,25 @@
-"""``nipype-carbon regions``: the grid zones shipped, their intensity and source."""
+"""``nipype-carbon regions [SEARCH]``: the grid zones shipped, their intensity and source.
+
+SEARCH is a code, a name or part of one, in any case; the zone it names comes first (``US``:
+the United States, then its states; ``UK``: Great Britain), then zones whose code or name
+starts with it, then those that contain it.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from nipype_carbon.reference.grids import intensity_table
+from nipype_carbon.reference.grids import search_regions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nipype-carbon regions", description=__doc__)
-    parser.add_argument("search", nargs="?", help="only zones whose code or name contains this")
+    parser.add_argument(
+        "search", nargs="?", help="a code or name (or part of one): the zone it names first"
+    )
     args = parser.parse_args(argv)
-    wanted = (args.search or "").lower()
-    rows = [
-        grid
-        for grid in intensity_table().values()
-        if wanted in grid.region.lower() or wanted in grid.name.lower()
-    ]
+    rows = search_regions(args.search or "")
     print(f"{'zone':<7} {'gCO2e/kWh':>9}  {'year':<4}  name  [source; licence]")
     for grid in rows:
         print(

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.cli.options import add_render_options, error_line
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
@@ -44,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             target.write_bytes(rendered)
         else:
             target.write_text(rendered, encoding="utf-8")
+    except BrokenPipeError:
+        raise  # a closed stdout: the dispatcher exits quietly
     except (SessionError, ValueError, OSError, RuntimeError) as err:
-        print(f"nipype-carbon report: {err}", file=sys.stderr)
+        print(error_line("report", err), file=sys.stderr)
         return 2
     print(f"wrote {target}")
     return 0

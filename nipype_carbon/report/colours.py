@@ -2,7 +2,10 @@
 
 The graph, the timeline and the HTML report colour by emissions with the same
 perceptual scale (viridis: dark purple is cold, yellow is hot) and the same rule:
-a log scale when the positive values span two decades or more.
+a log scale when the positive values span two decades or more. A log scale spans two decades
+down from the hottest value, no more, so a tenfold difference is always half the scale (over
+five decades a tenfold step would be a fifth of it, and 214 J look like 9.9 J); colder values
+take the coldest colour, and every legend says so.
 """
 
 from __future__ import annotations
@@ -45,14 +48,34 @@ def scale_position(value: float, low: float, high: float, log: bool) -> float:
     return (value - low) / (high - low)
 
 
+#: decades a log colour scale spans, down from its hottest value
+LOG_DECADES = 2
+
+
 def colour_scale(values: list[float]) -> tuple[float, float, bool]:
-    """(low, high, log) for ``values``: log when the positive ones span two decades or more."""
+    """(low, high, log) for ``values``: log when the positive ones span two decades or more,
+    then from ``high / 10**LOG_DECADES`` (colder values are clamped to it) to ``high``.
+
+    Examples
+    --------
+    >>> colour_scale([214.0, 9.9, 0.001])
+    (2.14, 214.0, True)
+    >>> colour_scale([1.0, 3.0])
+    (1.0, 3.0, False)
+    """
     positive = [v for v in values if v > 0]
     if not positive:
         return 0.0, 0.0, False
     high, low = max(positive), min(positive)
-    log = high / low >= 100
-    return (low if log else min(values)), high, log
+    log = high / low >= 10**LOG_DECADES
+    return (high / 10**LOG_DECADES if log else min(values)), high, log
+
+
+def scale_label(log: bool) -> str:
+    """How a legend names the scale: linear, or log with its clamped low end."""
+    if not log:
+        return "linear scale"
+    return f"log scale: x10 per half of the bar; {LOG_DECADES} decades, colder ones darkest"
 
 
 def emissions_colour(value: float, vmin: float, vmax: float, log: bool = False) -> str:

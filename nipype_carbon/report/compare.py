@@ -62,6 +62,51 @@ def interfaces_frame(reports: dict[str, Report]) -> pd.DataFrame:
     return frame.sort_values(next(iter(reports)), ascending=False, na_position="last")
 
 
+def differences(reports: dict[str, Report]) -> list[str]:
+    """A note per way the runs differ that bears on the comparison: grid, PUE, host, method.
+
+    Energy depends on the machine and on how it was obtained; CO2e also on the grid and PUE.
+    Given before any verdict, so that no verdict hides them.
+
+    Examples
+    --------
+    >>> differences({})
+    []
+    """
+    facts = {
+        "grid": (
+            lambda r: f"{r.grid.region} {r.grid.intensity_g_per_kwh:g} gCO2e/kWh",
+            "CO2e is not comparable; give --region or --intensity to price every run alike",
+        ),
+        "PUE": (
+            lambda r: f"{r.pue:g}",
+            "CO2e is not comparable (energy is, being before PUE); give --pue",
+        ),
+        "host": (
+            lambda r: ", ".join(r.totals["hosts"]) or "no host",
+            "energy depends on the machine: compare runs of one machine for a verdict on the "
+            "pipelines",
+        ),
+        "method": (
+            lambda r: ", ".join(r.totals["methods"]) or "none",
+            "measured and modelled energy differ in kind: compare like with like",
+        ),
+    }
+    notes = []
+    for what, (describe, why) in facts.items():
+        seen = {label: describe(r) for label, r in reports.items()}
+        if len(set(seen.values())) > 1:
+            each = "; ".join(f"{label}: {value}" for label, value in seen.items())
+            notes.append(f"Note: the runs differ in {what} ({each}): {why}.")
+    for label, r in reports.items():
+        if r.nothing_ran:
+            notes.append(
+                f"Note: nothing ran in {label} (every node was reused from the cache): its energy "
+                "is the scheduler's alone, not the pipeline's."
+            )
+    return notes
+
+
 def verdict(reports: dict[str, Report]) -> str:
     """One line: which run used the least energy, and by how much."""
     totals = {label: r.totals["energy_j"] for label, r in reports.items()}

@@ -32,8 +32,29 @@ def render_json(report: Report, **_: Any) -> str:
     return json.dumps({"totals": report.totals, "nodes": nodes}, indent=1, default=str)
 
 
+def reuse_line(report: Report) -> str:
+    """What a run in which nothing ran did: how many nodes it reused, and what that avoided."""
+    reused = int((report.nodes["status"] == "cached").sum())
+    avoided = report.totals["energy_avoided_by_caching_j"]
+    what = (
+        f"energy avoided {energy(avoided)}, what an earlier run spent on them"
+        if avoided > 0
+        else "energy avoided unknown: the earlier run's session is not in this carbon directory"
+    )
+    return (
+        f"Nothing ran: {reused:,} node(s) reused ({what}); the scheduler spent "
+        f"{energy(report.scheduler_energy_j())} checking the cache."
+    )
+
+
 def projection(report: Report, subjects: int) -> str:
-    """The run as one subject, times a cohort."""
+    """The run as one subject, times a cohort (refused when nothing ran)."""
+    if report.nothing_ran:
+        return (
+            f"Projection to {subjects:,} subjects refused: nothing ran in this run (every node "
+            "was reused), so it says nothing about what a subject costs. Project from the run "
+            "that did the work (its session file), or rerun with a fresh base_dir."
+        )
     e, g = report.totals["energy_j"] * subjects, report.totals["emissions_g"] * subjects
     return (
         f"Projection: {subjects:,} subjects x this run = {energy(e)}, {emissions(g)} "
@@ -64,11 +85,14 @@ def header_lines(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "no region set: WORLD average" if t["region_is_default"] else grid.region
     lines = [
-        f"Energy {energy(t['energy_j'])} ({report.how_obtained()}), "
+        # energy is what the meters saw; PUE (the building's overhead) scales only the CO2e
+        f"Energy {energy(t['energy_j'])} ({report.how_obtained()}; before PUE), "
         f"{emissions(t['emissions_g'])} "
         f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]",
         reconciliation_line(report),
     ]
+    if report.nothing_ran:
+        lines.append(reuse_line(report))
     if "model" in t["methods"]:
         lines.append(
             "Note: 'model' numbers are estimates from utilisation and rated power, "
@@ -77,30 +101,35 @@ def header_lines(report: Report) -> list[str]:
     return lines
 
 
+def advice_lines(report: Report) -> list[str]:
+    """The advice, or a line saying the data point at nothing, then the run on other grids."""
+    advice = [a.message for a in advise(report)] or ["(nothing the data points at)"]
+    grids = other_grids(report)
+    elsewhere = ", ".join(
+        f"{r['region']} {emissions(r['emissions_g'])}" for r in grids.to_dict("records")
+    )
+    return [*advice, f"Same run elsewhere: {elsewhere}"]
+
+
 def render_console(report: Report, top: int = 10, subjects: int | None = None, **_: Any) -> str:
     lines = [*header_lines(report), "", "Hottest nodes (share of the nodes' energy):"]
+    if report.nothing_ran:
+        lines.append("  none: nothing ran (see above)")
     for row in top_nodes(report, top).to_dict("records"):
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
             f"{percent(row['share']):>6} (cum {percent(row['cumulative_share']):>6})  "
             f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {row['node']}"
         )
-    lines += ["", "By interface:"]
-    for row in report.interfaces().head(top).to_dict("records"):
-        lines.append(
-            f"  {energy(row['energy_j']):>9}  {percent(row['share']):>6}  "
-            f"{row['nodes']:4d} node(s)  {row['interface']}"
-        )
-    advice = [f"  - {a.message}" for a in advise(report)]
-    lines += ["", "Advice:", *(advice or ["  (nothing the data points at)"])]
-    grids = other_grids(report)
-    lines += [
-        "",
-        "Same run elsewhere: "
-        + ", ".join(
-            f"{r['region']} {emissions(r['emissions_g'])}" for r in grids.to_dict("records")
-        ),
-    ]
+    if not report.nothing_ran:
+        lines += ["", "By interface:"]
+        for row in report.interfaces().head(top).to_dict("records"):
+            lines.append(
+                f"  {energy(row['energy_j']):>9}  {percent(row['share']):>6}  "
+                f"{row['nodes']:4d} node(s)  {row['interface']}"
+            )
+    *advice, elsewhere = advice_lines(report)
+    lines += ["", "Advice:", *(f"  - {a}" for a in advice), "", elsewhere]
     if subjects:
         lines += ["", projection(report, subjects)]
     return "\n".join(lines) + "\n"
@@ -140,13 +169,13 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
         "",
         "## Hottest nodes",
         "",
-        _md_table(table),
+        _md_table(table) if not report.nothing_ran else "None: nothing ran (see above).\n",
         "## By interface",
         "",
-        _md_table(itable),
+        _md_table(itable) if not report.nothing_ran else "None: nothing ran (see above).\n",
         "## Advice",
         "",
-        *(f"- {a.message}" for a in advise(report)),
+        *(f"- {a}" for a in advice_lines(report)),
         "",
         "## Methods",
         "",

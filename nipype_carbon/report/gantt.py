@@ -72,14 +72,14 @@ def merge_bars(frame: pd.DataFrame, label: str, tolerance_s: float) -> list[Bar]
     return bars
 
 
-def _row_keys(work: pd.DataFrame, max_rows: int) -> tuple[pd.Series, str]:
+def _row_keys(work: pd.DataFrame, max_rows: int, split: str = "MapNode") -> tuple[pd.Series, str]:
     """Each node's row, and how rows were merged ('' when one row per node)."""
     if len(work) <= max_rows:
         return work["node"], ""
     parent = work["mapnode_parent"].fillna("").astype(str)
     keys = parent.where(parent != "", work["node"])
     if keys.nunique() <= max_rows:
-        return keys, "by MapNode"
+        return keys, f"by {split}"
     short = [str(i).rsplit(".", 1)[-1] for i in work["interface"]]
     keys = pd.Series(
         [interface_key(i, str(f)) for i, f in zip(short, work["function"], strict=True)],
@@ -103,9 +103,12 @@ def _strip_common_prefix(labels: list[str]) -> tuple[list[str], str]:
 
 
 def gantt_rows(
-    nodes: pd.DataFrame, max_rows: int, tolerance_s: float
+    nodes: pd.DataFrame, max_rows: int, tolerance_s: float, split: str = "MapNode"
 ) -> tuple[list[Row], str, str]:
-    """The scheduler's row, then node rows by first start; how rows were merged; name prefix."""
+    """The scheduler's row, then node rows by first start; how rows were merged; name prefix.
+
+    ``split`` is what the engine calls a node over many inputs (Pydra: "split task").
+    """
     rows = []
     sched = nodes[nodes["kind"] == "orchestration"]
     if len(sched):
@@ -114,7 +117,7 @@ def gantt_rows(
     work = nodes[~nodes["kind"].isin(["orchestration", "mapnode"])]
     if work.empty:
         return rows, "", ""
-    keys, how = _row_keys(work, max_rows)
+    keys, how = _row_keys(work, max_rows, split)
     order = work["start"].groupby(keys).min().sort_values(kind="stable").index
     labels, prefix = _strip_common_prefix([str(k) for k in order])
     groups = dict(list(work.groupby(keys, sort=False)))

@@ -28,6 +28,7 @@ from nipype_carbon.report.colours import (
     FAILED_COLOUR,
     VIRIDIS,
     colour_scale,
+    scale_label,
     scale_position,
     text_colour,
     viridis,
@@ -44,6 +45,8 @@ from nipype_carbon.report.units import energy as format_energy
 from nipype_carbon.report.units import grams as format_emissions
 
 LABELS = ("energy", "emissions")
+#: a node over many inputs and its parts, as Nipype names them (Pydra: Report.split_names)
+NIPYPE_SPLIT = ("MapNode", "children")
 FORMATS = ("svg", "png", "dot")
 INSTALL_HINT = (
     "apt-get install graphviz (macOS: brew install graphviz; conda: conda install graphviz)"
@@ -111,7 +114,7 @@ def graph_dot(
     lines = ["digraph carbon {", *_defaults(report)]
     nodes: dict[tuple[str, ...], list[str]] = {}
     for unit in units.values():
-        line = _node_line(ids[unit.key], unit, scale, label, show_method)
+        line = _node_line(ids[unit.key], unit, scale, label, show_method, report.split_names)
         nodes.setdefault(unit.cluster if unit.kind != "orchestration" else ("",), []).append(line)
     scheduler = nodes.pop(("",), [])
     lines += _nest((), nodes, units, label, [0])
@@ -163,7 +166,12 @@ def _defaults(report: Report) -> list[str]:
 
 
 def _node_line(
-    uid: str, unit: Unit, scale: tuple[float, float, bool], label: str, show_method: bool
+    uid: str,
+    unit: Unit,
+    scale: tuple[float, float, bool],
+    label: str,
+    show_method: bool,
+    split_names: tuple[str, str] = NIPYPE_SPLIT,
 ) -> str:
     value = (
         format_energy(unit.energy_j)
@@ -173,7 +181,7 @@ def _node_line(
     fill = viridis(scale_position(unit.emissions_g, *scale)) if _oncolour_scale(unit) else "#e8e8e8"
     style = "rounded,dotted" if unit.kind == "missing" else "rounded,filled"
     attrs = [
-        f"label=<{_label_html(unit, value, show_method)}>",
+        f"label=<{_label_html(unit, value, show_method, split_names)}>",
         f'fillcolor="{fill}"',
         f'fontcolor="{text_colour(fill)}"',
         "tooltip=" + dot_string(f"{unit.key}: {value} ({', '.join(sorted(unit.statuses))})"),
@@ -185,12 +193,16 @@ def _node_line(
     return f'  {uid} [style="{style}", {", ".join(attrs)}];'
 
 
-def _label_html(unit: Unit, value: str, show_method: bool) -> str:
+def _label_html(
+    unit: Unit, value: str, show_method: bool, split_names: tuple[str, str] = NIPYPE_SPLIT
+) -> str:
+    """A box's label; a MapNode (Pydra: a split task) says how many children (states)."""
     name = f"<B>{html_text(unit.label)}</B>"
+    split, parts = split_names
     detail = {
-        "mapnode": f"MapNode, {unit.members} children: {value}"
+        "mapnode": f"{split}, {unit.members} {parts}: {value}"
         if unit.members
-        else "MapNode, children drawn apart",
+        else f"{split}, {parts} drawn apart",
         "workflow": f"workflow, {unit.members} nodes: {value}",
         "missing": "not run",
         "rest": f"folded to stay legible: {value}",
@@ -240,9 +252,10 @@ def _legend(scale: tuple[float, float, bool], missing: bool) -> list[str]:
     span = len(VIRIDIS)
     table = (
         f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-        f'<TR><TD COLSPAN="{span}">CO2e per box ({"log" if log else "linear"} scale)</TD></TR>'
+        f'<TR><TD COLSPAN="{span}">CO2e per box ({scale_label(log)})</TD></TR>'
         f"<TR>{swatches}</TR><TR>"
-        f'<TD COLSPAN="{span // 2}" ALIGN="LEFT">{html_text(format_emissions(low))}</TD>'
+        f'<TD COLSPAN="{span // 2}" ALIGN="LEFT">{"&#8804; " if log else ""}'
+        f"{html_text(format_emissions(low))}</TD>"
         f'<TD COLSPAN="{span - span // 2}" ALIGN="RIGHT">{html_text(format_emissions(high))}</TD>'
         "</TR></TABLE>"
     )

@@ -39,9 +39,14 @@ class Advice:
 
 
 def top_nodes(report: Report, n: int = 10) -> pd.DataFrame:
-    """The hottest nodes by emissions, with share and cumulative share of the nodes' energy."""
-    # MapNodes' children carry their work; the scheduler is engine overhead, not a node
+    """The hottest nodes by emissions, with share and cumulative share of the nodes' energy.
+
+    None when nothing ran (every node reused). MapNodes' children carry their work; the
+    scheduler is engine overhead, never a node.
+    """
     nodes = report.nodes[~report.nodes["kind"].isin(["mapnode", "orchestration"])]
+    if report.nothing_ran:
+        nodes = nodes.iloc[0:0]
     ranked = nodes.sort_values("emissions_g", ascending=False, kind="stable")
     total = ranked["energy_j"].sum()
     ranked = ranked.assign(share=ranked["energy_j"] / total if total > 0 else 0.0)

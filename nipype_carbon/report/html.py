@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from nipype_carbon.report.equivalents import CAR_EU_G_PER_KM
+from nipype_carbon.report.formats import reuse_line
 from nipype_carbon.report.hotspots import advise, top_nodes
 from nipype_carbon.report.html_assets import CSS, SCRIPT
 from nipype_carbon.report.model import Report
@@ -111,6 +112,11 @@ def _name(text: Any) -> str:
     return escape(str(text)).replace(".", ".<wbr>")
 
 
+def _camel(text: str) -> str:
+    """An escaped class name that may wrap between its words (``Framewise<wbr>Displacement``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "<wbr>", escape(text))
+
+
 def _distance(km: float) -> str:
     return (
         f"{km:.3g} km" if km >= 1 else f"{km * 1e3:.3g} m" if km >= 1e-3 else f"{km * 1e6:.3g} mm"
@@ -181,13 +187,17 @@ def header(report: Report) -> str:
         f'<section class="cards" id="nc-totals">{"".join(_cards(report))}</section>'
         + _region_note(bool(report.totals["region_is_default"]))
         + _methods_note(report.totals["methods"])
-    )
+        + (f'<p class="alert" id="nc-nothing-ran">{escape(reuse_line(report))}</p>'
+           if report.nothing_ran else "")
+    )  # fmt: skip
 
 
 def _share_cell(share: float) -> str:
+    """The share as a number, with a bar beneath it (never over it)."""
     width = min(max(share, 0.0), 1.0) * 100
     return (
-        f'<td class="n share"><span style="width:{width:.1f}%"></span><b>{percent(share)}</b></td>'
+        f'<td class="n share"><b>{percent(share)}</b>'
+        f'<span class="bar"><i style="width:{width:.1f}%"></i></span></td>'
     )
 
 
@@ -199,22 +209,29 @@ def _table(head: list[str], rows: Iterable[str], table_id: str) -> str:
 
 
 def nodes_table(report: Report, top: int) -> str:
-    """The hottest nodes, by emissions, with share and cumulative share of node energy."""
+    """The hottest nodes, by emissions, with share and cumulative share of node energy.
+
+    The host column is shown only for runs on several hosts (one host is in the Run card), so
+    that the table fits a 900 px window.
+    """
+    hosts = len(report.totals["hosts"]) > 1
     rows = []
     for i, r in enumerate(top_nodes(report, top).to_dict("records"), start=1):
         interface = str(r["interface"])
+        host = f'<td class="wrap">{_name(r["host"])}</td>' if hosts else ""
         rows.append(
             f'<tr><td class="n">{i}</td><td class="name">{_name(r["node"])}</td>'
-            f'<td title="{escape(interface)}">{escape(interface.rsplit(".", 1)[-1])}</td>'
-            f"<td>{escape(str(r['status']))}</td><td>{escape(str(r['host']))}</td>"
+            f'<td class="word" title="{escape(interface)}">'
+            f"{_camel(interface.rsplit('.', 1)[-1])}</td>"
+            f"<td>{escape(str(r['status']))}</td>{host}"
             f'<td class="n">{duration(r["duration_s"])}</td><td class="n">{r["cpu_s"]:,.2f}</td>'
             f'<td class="n">{energy(r["energy_j"])}</td>{_share_cell(r["share"])}'
             f'<td class="n">{percent(r["cumulative_share"])}</td>'
             f'<td class="n">{grams(r["emissions_g"])}</td>'
             f'<td class="m">{escape(str(r["method"])).replace(";", "; ")}</td></tr>'
         )
-    head = ["##", "node", "interface", "status", "host", "#time", "#CPU s", "#energy", "#share"]
-    return _table([*head, "#cumulative", "#CO2e", "method"], rows, "nc-nodes")
+    head = ["##", "node", "interface", "status", *(["host"] if hosts else []), "#time", "#CPU s"]
+    return _table([*head, "#energy", "#share", "#cumulative", "#CO2e", "method"], rows, "nc-nodes")
 
 
 def interfaces_table(report: Report, top: int) -> str:
@@ -248,7 +265,12 @@ def graph_section(report: Report, max_nodes: int) -> str:
         else:
             start = svg.find("<svg")  # after the XML declaration and DOCTYPE
             if start >= 0:
-                return f'<figure id="nc-graph">{svg[start:]}</figure>'
+                return (
+                    '<p class="small">Drawn at full size (scroll inside the frame); '
+                    '<button type="button" id="nc-graph-fit">Fit to width</button> '
+                    '<button type="button" id="nc-graph-open">Open full size</button></p>'
+                    f'<figure id="nc-graph">{svg[start:]}</figure>'
+                )
             why = "dot gave no SVG"
     return f'<p class="small" id="nc-graph-note">Workflow graph not shown: {why}.</p>'
 
@@ -289,8 +311,13 @@ def render_html(report: Report, top: int = 25, graph_max_nodes: int = 20_000, **
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>nipype-carbon: {title}</title><style>{CSS}</style></head><body>"
         + header(report)
-        + f'<section id="nc-hot"><h2>Hottest nodes</h2><p class="small">Top {min(top, n_work)} '
-        f"of {n_work:,} by CO2e; share of the energy attributed to nodes.</p>"
+        + '<section id="nc-hot"><h2>Hottest nodes</h2><p class="small">'
+        + (
+            "None: nothing ran, every node was reused (see above).</p>"
+            if report.nothing_ran
+            else f"Top {min(top, n_work)} of {n_work:,} by CO2e; share of the energy "
+            "attributed to nodes.</p>"
+        )
         + nodes_table(report, top)
         + f'</section><section id="nc-by-interface"><h2>By interface</h2><p class="small">Top '
         f"{min(top, n_ifaces)} of {n_ifaces:,}.</p>"

@@ -18,12 +18,15 @@ margin:8px 0;border-radius:4px}
 table{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}
 th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:baseline}
 th{background:#f6f6f6;font-weight:600}tbody tr:nth-child(even){background:#fafafa}
-td.n,th.n{text-align:right;white-space:nowrap}td.name{overflow-wrap:anywhere;min-width:14em}
-td.share{position:relative;min-width:70px}
-td.share span{position:absolute;left:0;top:4px;height:15px;background:#cfe3f3;z-index:0}
-td.m{font-size:11px}
-td.share b{position:relative;font-weight:400}
+td.n,th.n{text-align:right;white-space:nowrap}td.name{overflow-wrap:anywhere;min-width:9em}
+td.wrap{overflow-wrap:anywhere}td.word{overflow-wrap:break-word}
+td.share{min-width:60px}td.share b{font-weight:400}
+td.share .bar{display:block;height:4px;margin-top:2px;background:#eef2f6;border-radius:2px}
+td.share .bar i{display:block;height:100%;background:#5b9bd5;border-radius:2px}
+td.m{font-size:11px;min-width:6em}
 figure{margin:0;overflow-x:auto}figure svg{max-width:100%;height:auto}
+#nc-graph{overflow:auto;max-height:85vh;border:1px solid var(--line);border-radius:6px}
+#nc-graph svg{max-width:none}#nc-graph.fit svg{max-width:100%}
 button{font:inherit;padding:4px 12px;border:1px solid #999;border-radius:4px;background:#f6f6f6}
 @media print{body{max-width:none;padding:0;font-size:11pt}button{display:none}
 figure,.cards,.alert{break-inside:avoid}h2{break-after:avoid}table{font-size:9pt}
@@ -51,6 +54,18 @@ SCRIPT = """(function () {
       a.href = url; a.download = "nodes.csv"; a.click();
       setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
     });
+    var graph = document.getElementById("nc-graph");
+    if (graph) {
+      document.getElementById("nc-graph-fit").addEventListener("click", function (e) {
+        var fit = graph.classList.toggle("fit");
+        e.target.textContent = fit ? "Full size" : "Fit to width";
+      });
+      document.getElementById("nc-graph-open").addEventListener("click", function () {
+        var svg = graph.querySelector("svg").outerHTML;
+        var url = URL.createObjectURL(new Blob([svg], {type: "image/svg+xml"}));
+        window.open(url, "_blank");
+      });
+    }
     body.setAttribute("data-ready", "true");
   } catch (err) {
     body.setAttribute("data-error", String(err));

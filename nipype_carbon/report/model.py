@@ -95,6 +95,26 @@ class Report:
         """Per-interface totals, hottest first."""
         return interface_frame(self.nodes)
 
+    @property
+    def nothing_ran(self) -> bool:
+        """Every workflow node was reused from the cache: the run did no work of its own, only
+        the scheduler's (a rerun of a finished workflow)."""
+        work = self.nodes[self.nodes["kind"] != "orchestration"]
+        return not work.empty and bool((work["status"] == "cached").all())
+
+    @property
+    def split_names(self) -> tuple[str, str]:
+        """What the engine calls a node run over many inputs, and its parts: a Nipype
+        ("MapNode", "children"), a Pydra split task ("split task", "states")."""
+        pydra = self.session.metadata.get("engine") == "pydra" or any(
+            "state_index" in r.extra or "task_type" in r.extra for r in self.session.nodes.values()
+        )
+        return ("split task", "states") if pydra else ("MapNode", "children")
+
+    def scheduler_energy_j(self) -> float:
+        """Energy of the driving process (the scheduler's record)."""
+        return float(self.nodes.loc[self.nodes["kind"] == "orchestration", "energy_j"].sum())
+
 
 def build_report(
     run: Session | str | Path,

@@ -119,8 +119,9 @@ def _power_legend(svg: _Svg, y: float, methods: dict[str, str]) -> None:
 def _scale_legend(svg: _Svg, y: float, scale: tuple[float, float, bool]) -> None:
     """The nodes' colour scale, from its lowest to its highest value."""
     low, high, log = scale
-    svg.text(LABEL_W - 6, y, "node CO2e" + (" (log scale)" if log else ""), anchor="end")
-    svg.text(LABEL_W + 64, y, format_emissions(low), anchor="end")
+    kind = "log, x10 per half bar" if log else "linear"
+    svg.text(LABEL_W - 6, y, f"node CO2e ({kind})", anchor="end")
+    svg.text(LABEL_W + 64, y, ("≤ " if log else "") + format_emissions(low), anchor="end")
     stops = "".join(
         f'<stop offset="{i / (len(VIRIDIS) - 1):.3f}" stop-color="{c}"/>'
         for i, c in enumerate(VIRIDIS)
@@ -247,7 +248,8 @@ def timeline_svg(
     if nodes.empty:
         svg.text(8, 40, "No nodes in this session.")
         return svg.document(50)
-    rows, how, prefix = gantt_rows(nodes, max_rows, 2 * svg.span / svg.plot_w)
+    split = report.split_names[0]
+    rows, how, prefix = gantt_rows(nodes, max_rows, 2 * svg.span / svg.plot_w, split)
     scale = colour_scale([b.emissions_g / b.count for r in rows if not r.scheduler for b in r.bars])
     shown, hidden = _hosts(report, max_hosts)
     y = _power_panels(svg, report, shown, 40.0)

@@ -2,6 +2,10 @@
 # Stop the single-node SLURM started by start-local-slurm.sh (slurmd,
 # slurmctld, slurmdbd, mariadbd, then munged), using the pid files in the
 # state directory.
+#
+# Usage: stop-local-slurm.sh [DAEMON ...]
+#   DAEMON: slurmd, slurmctld, slurmdbd, mariadbd, munged (default: all of them); test.sh
+#   names only the daemons it started, so a SLURM that was already running stays up.
 # Idempotent: missing/stale pid files are fine.  State (job records, munge
 # key, slurm.conf, logs) is kept; remove $NIPYPE_CARBON_SLURM_DIR to wipe it.
 set -euo pipefail
@@ -35,8 +39,22 @@ stop_pidfile() {
     rm -f "$pidfile"
 }
 
-stop_pidfile slurmd "$STATE_DIR/run/slurmd.pid"
-stop_pidfile slurmctld "$STATE_DIR/run/slurmctld.pid"
-stop_pidfile slurmdbd "$STATE_DIR/run/slurmdbd.pid"
-stop_pidfile mariadbd "$STATE_DIR/run/mariadbd.pid"
-stop_pidfile munged "$STATE_DIR/munge/munged.pid"
+# In dependency order: the node daemon first, munged (everyone's authentication) last.
+ORDER=(slurmd slurmctld slurmdbd mariadbd munged)
+declare -A PIDFILE_OF=(
+    [slurmd]="$STATE_DIR/run/slurmd.pid" [slurmctld]="$STATE_DIR/run/slurmctld.pid"
+    [slurmdbd]="$STATE_DIR/run/slurmdbd.pid" [mariadbd]="$STATE_DIR/run/mariadbd.pid"
+    [munged]="$STATE_DIR/munge/munged.pid"
+)
+WANTED=("$@")
+[[ $# -gt 0 ]] || WANTED=("${ORDER[@]}")
+for name in "${WANTED[@]}"; do
+    [[ -n "${PIDFILE_OF[$name]:-}" ]] || {
+        log "unknown daemon '$name' (use: ${ORDER[*]})"
+        exit 2
+    }
+done
+for name in "${ORDER[@]}"; do
+    [[ " ${WANTED[*]} " == *" $name "* ]] && stop_pidfile "$name" "${PIDFILE_OF[$name]}"
+done
+exit 0

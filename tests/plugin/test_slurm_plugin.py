@@ -14,6 +14,14 @@ pytestmark = pytest.mark.slurm
 
 #: the most CPU a batch job may spend on its own for one node (loading the pickled node)
 JOB_OVERHEAD_S = 0.5
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def slurm(slurm: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    # the jobs unpickle the cli node, whose interface class lives in tests.plugin.workflows
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    return slurm
 
 
 def _batch_config(wf):  # type: ignore[no-untyped-def]
@@ -47,8 +55,11 @@ def test_carbon_slurm_measures_each_node_inside_its_job(slurm, tmp_path: Path) -
     cpu = {n: session.nodes[n].measurement["cpu_s"] for n in names}
     # a job is a fresh process: its own start-up is part of the node, within the bound
     assert 1.0 <= cpu["known.burn_a"] <= 1.0 + JOB_OVERHEAD_S
+    # the cli node: its child's CPU, at most what the kernel counted for the job's process
+    # and the child over the command's run (nipype polls the child's output meanwhile)
     child = workflows.child_cpu_s(tmp_path / "known" / "cli")
-    assert child <= cpu["known.cli"] <= child + JOB_OVERHEAD_S
+    run = workflows.interface_cpu_s(tmp_path / "known" / "cli")
+    assert child <= cpu["known.cli"] <= run + JOB_OVERHEAD_S, (child, cpu["known.cli"], run)
     result = attribute_energy(session)
     assert result.nodes["known.burn_a"].energy_cpu_j > result.nodes["known.burn_b"].energy_cpu_j > 0
     assert session.nodes[_scheduler(session)].extra["batch"] is True

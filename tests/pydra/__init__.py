@@ -18,16 +18,22 @@ WORKER_OVERHEAD_S = 0.4
 
 
 def costs_about(cpu_s: float, cost_s: float) -> bool:
-    """A task's recorded CPU: its known cost, plus at most the worker's own share."""
-    return cost_s - 0.01 <= cpu_s <= cost_s + WORKER_OVERHEAD_S
+    """A task's recorded CPU: its known cost, plus at most the worker's own share.
+
+    The known cost is a lower bound by construction: ``burn_for`` counts its own thread's CPU
+    and the child of ``BurnInChild`` its own process's, both part of the task's process tree,
+    and the meter subtracts only its sampler thread's CPU.
+    """
+    return cost_s <= cpu_s <= cost_s + WORKER_OVERHEAD_S
 
 
 def burn_for(seconds: float) -> None:
-    """Spin until this process has used ``seconds`` of CPU."""
+    """Spin until this thread has used ``seconds`` of CPU (not the process's, which includes
+    the meter's sampler thread)."""
     import time
 
-    start = time.process_time()
-    while time.process_time() - start < seconds:
+    start = time.thread_time()
+    while time.thread_time() - start < seconds:
         pass
 
 

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from nipype_carbon import load_session
+from tests.support.optional import needs_example_deps
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 if str(EXAMPLES) not in sys.path:
     sys.path.insert(0, str(EXAMPLES))
 
-pytestmark = [
-    pytest.mark.example,
-    pytest.mark.skipif(
-        shutil.which("dwidenoise") is None,
-        reason="MRtrix3 dwidenoise is not on PATH; run scripts/install-example-deps.sh",
-    ),
-]
+pytestmark = [pytest.mark.example, needs_example_deps]
 
 TASKS = ["dwi_mask", "denoise_mrtrix", "denoise_dipy", "collect_denoised", "compare_fa"]
 SPLITS = ["tensor_mrtrix", "metrics_mrtrix", "tensor_dipy"]

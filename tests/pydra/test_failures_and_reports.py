@@ -13,6 +13,7 @@ from pydra.engine.submitter import Submitter
 from nipype_carbon import load_session
 from nipype_carbon.cli.report import main as report_main
 from nipype_carbon.report import build_report
+from nipype_carbon.report.graph import graph_dot
 from nipype_carbon.report.summary import summary_text
 from tests.pydra import Burn, FailsHalfway, KnownCosts, costs_about
 
@@ -71,6 +72,12 @@ def test_report_renders_a_pydra_session(pydra_carbon_dir: Path) -> None:
     assert report.totals["region"] == "GB" and report.totals["nodes"] == len(report.nodes)
     interfaces = report.interfaces()
     assert "tests.pydra.Burn" in set(interfaces["interface"])
+
+
+def test_a_split_task_is_named_as_pydra_names_it(pydra_carbon_dir: Path) -> None:
+    report = build_report(pydra_carbon_dir)
+    dot = graph_dot(report, collapse="mapnodes")
+    assert "split task, 2 states" in dot and "MapNode" not in dot
 
 
 def test_summary_of_a_pydra_session(pydra_carbon_dir: Path) -> None:

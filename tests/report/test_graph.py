@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import math
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -15,7 +16,13 @@ from nipype_carbon.cli.main import main
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.session import Session
 from nipype_carbon.report import Report, build_report
-from nipype_carbon.report.colours import FAILED_COLOUR, VIRIDIS, viridis
+from nipype_carbon.report.colours import (
+    FAILED_COLOUR,
+    VIRIDIS,
+    colour_scale,
+    scale_position,
+    viridis,
+)
 from nipype_carbon.report.graph import GraphvizError, graph_dot, render_graph
 from nipype_carbon.report.units import energy as format_energy
 from nipype_carbon.report.units import grams as format_emissions
@@ -170,6 +177,27 @@ def test_linear_scale_when_emissions_span_less_than_two_decades() -> None:
     assert lightness == sorted(lightness) and len(set(lightness)) == 4
 
 
+def test_a_tenfold_difference_stays_half_the_scale_over_five_decades() -> None:
+    """214 J against 9.9 J beside a 1 mJ node: by hand, log10(214 / 9.9) / 2 decades = 0.67
+    of the scale apart (it was 0.25 when the scale ran down to 1 mJ)."""
+    values = [214.0, 9.9, 0.001]
+    low, high, log = colour_scale(values)
+    assert log and (low, high) == (2.14, 214.0)
+    hot, warm, cold = (scale_position(v, low, high, log) for v in values)
+    assert (hot, cold) == (1.0, 0.0)
+    assert hot - warm == pytest.approx(math.log10(214 / 9.9) / 2)
+    assert scale_position(21.4, low, high, log) == pytest.approx(0.5)  # tenfold: half
+
+
+def test_the_legend_states_the_scale() -> None:
+    dot = graph_dot(build_report(pipeline(), region="GB"))  # over two decades
+    legend = dot.split("cluster_legend")[1]
+    assert "log scale: x10 per half of the bar" in legend and "&#8804; " in legend
+    rates = {"cold": 0.4, "hot": 3.2}
+    dot = graph_dot(build_report(make_session({f"wf.{n}": ("wf", r) for n, r in rates.items()})))
+    assert "(linear scale)" in dot.split("cluster_legend")[1]
+
+
 def test_viridis_matches_matplotlib() -> None:
     cm = pytest.importorskip("matplotlib").colormaps["viridis"]
     for x in [0.0, 0.13, 0.5, 0.77, 1.0]:
@@ -314,11 +342,14 @@ def run(tmp_path: Path) -> Path:
 
 
 @needs_dot
-def test_cli_writes_svg_png_and_dot(run: Path, tmp_path: Path) -> None:
+def test_cli_writes_svg_png_and_dot(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for suffix in ("svg", "png", "dot"):
         out = tmp_path / f"graph.{suffix}"
         assert main(["graph", str(run), "-o", str(out), "--region", "FR"]) == 0
         assert out.stat().st_size > 0
+        assert capsys.readouterr().out == f"wrote {out}\n"  # as report says it
     root = ET.fromstring((tmp_path / "graph.svg").read_bytes())
     assert "".join(root.itertext()).count("MapNode, 3 children") == 1
     assert main(["graph", str(run), "-o", str(tmp_path / "e.dot"), "--label", "emissions"]) == 0

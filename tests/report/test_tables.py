@@ -13,7 +13,12 @@ from nipype_carbon.cli.main import main
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.report import build_report
 from nipype_carbon.report.compare import compare_branches, nodes_frame, verdict
-from nipype_carbon.report.formats import render_csv, render_json, render_markdown
+from nipype_carbon.report.formats import (
+    render_console,
+    render_csv,
+    render_json,
+    render_markdown,
+)
 from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
 from nipype_carbon.report.methods import methods_paragraph
 from tests.synthetic import NodeSpec, build_session
@@ -155,11 +160,54 @@ def test_runs_are_matched_without_the_workflow_name(run: Path, tmp_path: Path) -
     assert verdict(reports).startswith("b used the least energy")
 
 
+def test_markdown_has_the_advice_the_console_gives(run: Path) -> None:
+    report = build_report(run)
+    markdown = render_markdown(report)
+    section = markdown.split("## Advice\n")[1].split("\n## ")[0]
+    items = [line[2:] for line in section.splitlines() if line.startswith("- ")]
+    console = render_console(report).split("Advice:\n")[1]
+    assert items and items[-1].startswith("Same run elsewhere: CA-QC")
+    assert all(item in console for item in items)
+
+
+def test_compare_notes_each_difference_before_the_verdict(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = build_session([NodeSpec("wf2.denoise_mrtrix", 0, 4, 0.5, 5, rss_b=0)], host="node7")
+    other.settings = {"region": "FR", "pue": 1.5}
+    path = other.save(tmp_path / "session-2.jsonl")
+    assert main(["compare", str(run), str(path)]) == 0
+    out = capsys.readouterr().out
+    verdict_at = out.index("used the least energy")
+    for what in ("grid (session-1: GB 210.89 gCO2e/kWh; session-2: FR", "PUE (session-1: 1.2;",
+                 "host (session-1: h; session-2: node7)"):  # fmt: skip
+        assert 0 <= out.index(f"Note: the runs differ in {what}") < verdict_at
+    assert "differ in method" not in out  # both synthetic runs are 'rapl'
+    # one grid and PUE for both: those notes go, the host's stays
+    assert main(["compare", str(run), str(path), "--region", "GB", "--pue", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "differ in grid" not in out and "differ in PUE" not in out
+    assert "differ in host" in out
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".md"])
 def test_cli_writes_each_format(run: Path, tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"report{suffix}"
     assert main(["report", str(run), "-o", str(out), "--region", "FR"]) == 0
     assert out.stat().st_size > 100
+
+
+def test_console_says_energy_is_before_pue(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """PUE scales CO2e (the building's overhead), not the energy the meters saw."""
+    headers = {}
+    for pue in ("1", "1.5"):
+        assert main(["report", str(run), "--pue", pue, "--region", "FR"]) == 0
+        headers[pue] = capsys.readouterr().out.splitlines()[0]
+    assert all("(before PUE)" in line for line in headers.values())
+    energy_of = {pue: line.split(" (before PUE)")[0] for pue, line in headers.items()}
+    assert energy_of["1"] == energy_of["1.5"]
+    grams = {pue: float(line.split(", ")[1].split()[0]) for pue, line in headers.items()}
+    assert grams["1.5"] == pytest.approx(1.5 * grams["1"], rel=0.01)
 
 
 def test_cli_errors_are_one_line(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
