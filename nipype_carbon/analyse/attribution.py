@@ -4,9 +4,10 @@ Pure functions of a session's raw records. For each host, every interval of
 its merged timeline (see :mod:`nipype_carbon.analyse.host_timeline`) is split:
 
 - CPU domains: ``baseline = min(E, P_baseline * dt)`` and ``dynamic = E - baseline``.
-  A node gets ``dynamic * dcpu_node / max(dbusy_host, sum(dcpu_nodes))``: its
-  share of the host's busy CPU time in that interval. Busy time of other
-  processes stays unattributed.
+  A node gets ``rate * dcpu_node``, with ``rate`` the host's dynamic joules per
+  busy CPU-second over the few bins around (``RATE_WINDOW_BINS``); should the
+  nodes together claim more than the dynamic energy, all are scaled down. Busy
+  time of other processes stays unattributed.
 - DRAM domains: a node gets ``E * rss_node / max(memory_total, sum(rss))``. Modelled
   memory power counts for the run only as far as its nodes used it, unless the
   host was the run's alone (setting ``exclusive_host``): then the rest is
@@ -214,12 +215,13 @@ def _attribute_host(
         baseline = np.minimum(energy, base_w * timeline.dt)
         dynamic = energy - baseline
         if domain.component == "cpu":
-            shares = _cpu_shares(timeline, series, spans)
+            amounts = _cpu_amounts(dynamic, timeline.dbusy * covered, series, spans, timeline.t)
+            unattributed["cpu"] += _give_amounts(dynamic, amounts, series, nodes, "energy_cpu_j")
         else:
             shares = _gpu_shares(domain, timeline, series, spans, engine, working)
-        unattributed[domain.component] += _give(
-            dynamic, shares, series, spans, nodes, f"energy_{domain.component}_j"
-        )
+            unattributed[domain.component] += _give(
+                dynamic, shares, series, spans, nodes, f"energy_{domain.component}_j"
+            )
         if idle == "shared":
             unattributed["idle"] += _give(
                 baseline,
@@ -261,15 +263,47 @@ def _increments(
     return np.clip(np.diff(at), 0.0, None)
 
 
-def _cpu_shares(
-    timeline: HostTimeline, series: list[NodeSeries], spans: list[tuple[int, int]]
+def _cpu_amounts(
+    dynamic: np.ndarray,
+    dbusy: np.ndarray,
+    series: list[NodeSeries],
+    spans: list[tuple[int, int]],
+    t: np.ndarray,
 ) -> list[np.ndarray]:
-    dcpu = [
-        _increments(timeline.t, s, s.cpu_s, span) for s, span in zip(series, spans, strict=True)
+    """Each node's dynamic CPU energy per bin: the host's rate (J per busy CPU-second) there,
+    times the node's CPU seconds there.
+
+    The rate is taken over a few bins around each (``RATE_WINDOW_BINS``), so a node's CPU
+    time and the host's busy time, read at different instants by different processes,
+    need not fall in the same bin for the node to get what its CPU time caused.
+    """
+    window = np.ones(RATE_WINDOW_BINS)
+    energy = np.convolve(dynamic, window, mode="same")
+    busy = np.convolve(dbusy, window, mode="same")
+    overall = float(dynamic.sum() / dbusy.sum()) if dbusy.sum() > 0 else 0.0
+    rate = np.where(busy > 0, energy / np.where(busy > 0, busy, 1.0), overall)
+    return [
+        rate[a:b] * _increments(t, s, s.cpu_s, (a, b))
+        for s, (a, b) in zip(series, spans, strict=True)
     ]
-    total = _scatter_sum(len(timeline.t) - 1, dcpu, spans)
-    denominator = np.maximum(timeline.dbusy, total)
-    return [_safe_ratio(d, denominator[a:b]) for d, (a, b) in zip(dcpu, spans, strict=True)]
+
+
+def _give_amounts(
+    energy: np.ndarray,
+    amounts: list[np.ndarray],
+    series: list[NodeSeries],
+    nodes: dict[str, NodeEnergy],
+    attr: str,
+) -> float:
+    """Hand each node its amounts, scaled down if together they exceed ``energy``;
+    return what nobody got."""
+    total = float(energy.sum())
+    claimed = float(sum(a.sum() for a in amounts))
+    scale = min(1.0, total / claimed) if claimed > 0 else 0.0
+    for s, amount in zip(series, amounts, strict=True):
+        part = float(amount.sum()) * scale
+        setattr(nodes[s.name], attr, getattr(nodes[s.name], attr) + part)
+    return total - claimed * scale
 
 
 def _memory_shares(
@@ -380,6 +414,8 @@ def _rated_idle_w(host: HostRecord, timeline: HostTimeline, name: str) -> float 
 
 #: width of the bins host energy is split on among nodes (see host_timeline.resample)
 SPLIT_BIN_S = 0.5
+#: bins over which the host's J per busy CPU-second is taken for each bin's CPU split
+RATE_WINDOW_BINS = 5
 #: width of the bins the baseline is fitted on: long against the counters' and /proc/stat's
 #: resolution (1 µJ, 10 ms), short enough for a baseline window of half a second
 BIN_S = 0.1
@@ -410,6 +446,26 @@ def binned_power(
     return power, busy / (width_s * max(logical_cpus, 1))
 
 
+def robust_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float, int] | None:
+    """Least squares of ``y`` on ``x`` without the outliers (residuals beyond 3.5 robust
+    standard deviations of a first fit): intercept, slope, the intercept's standard error,
+    r² and the points kept; None if too few are left or ``x`` no longer varies."""
+    keep = np.ones(len(x), dtype=bool)
+    for _ in range(2):
+        slope, intercept = np.polyfit(x[keep], y[keep], 1)
+        residual = y - (slope * x + intercept)
+        mad = float(np.median(np.abs(residual[keep] - np.median(residual[keep]))))
+        keep = np.abs(residual) <= max(3.5 * 1.4826 * mad, 1e-9 * float(np.abs(y).max()))
+        if keep.sum() < 5 or np.ptp(x[keep]) < FIT_MIN_SPREAD:
+            return None
+    (slope, intercept), cov = np.polyfit(x[keep], y[keep], 1, cov=True)
+    residual = y[keep] - (slope * x[keep] + intercept)
+    spread = float(((y[keep] - y[keep].mean()) ** 2).sum())
+    r2 = 1.0 - float((residual**2).sum()) / spread if spread > 0 else 0.0
+    error = float(np.sqrt(max(cov[1, 1], 0.0)))
+    return float(intercept), float(slope), error, r2, int(keep.sum())
+
+
 def estimate_baseline_power(
     timeline: HostTimeline, name: str, logical_cpus: int, rated_idle_w: float | None = None
 ) -> tuple[float, str]:
@@ -425,19 +481,19 @@ def estimate_baseline_power(
     if not len(power):
         return 0.0, "none: the run is too short to tell"
     coarse, _ = binned_power(timeline, name, logical_cpus, SPLIT_BIN_S)
-    lowest = float(np.percentile(coarse if len(coarse) else power, LOW_PERCENTILE))
+    seen = coarse if len(coarse) else power
+    # a low percentile ignores a stray bin; with few bins, the lowest is all there is
+    lowest = float(np.percentile(seen, LOW_PERCENTILE) if len(seen) >= 20 else seen.min())
     cpu_domain = timeline.domains[name].component == "cpu"  # GPU power does not follow CPU use
     if cpu_domain and len(power) >= 5 and np.ptp(util) >= FIT_MIN_SPREAD:
-        (slope, intercept), cov = np.polyfit(util, power, 1, cov=True)
-        residual = power - (slope * util + intercept)
-        spread = float(((power - power.mean()) ** 2).sum())
-        r2 = 1.0 - float((residual**2).sum()) / spread if spread > 0 else 0.0
-        if intercept >= 0 and slope >= 0 and r2 >= FIT_MIN_R2:
-            error = float(np.sqrt(max(cov[1, 1], 0.0)))
-            return float(intercept), (
-                f"fitted: power against CPU utilisation over {len(power)} bins of {BIN_S:g} s "
-                f"(± {error:.2g} W, r² {r2:.2f})"
-            )
+        fit = robust_line(util, power)
+        if fit is not None:
+            intercept, slope, error, r2, kept = fit
+            if intercept >= 0 and slope >= 0 and r2 >= FIT_MIN_R2:
+                return intercept, (
+                    f"fitted: power against CPU utilisation over {kept} of {len(power)} bins "
+                    f"of {BIN_S:g} s (± {error:.2g} W, r² {r2:.2f})"
+                )
     if rated_idle_w is not None and rated_idle_w <= lowest:
         return rated_idle_w, (
             "rated: idle share of the CPU's rated power (model assumption; utilisation "

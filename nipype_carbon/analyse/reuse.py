@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from nipype_carbon.analyse.attribution import attribute_energy
+from nipype_carbon.analyse.reconcile import reconcile
 from nipype_carbon.record.session import Session, load_session
 
 logger = logging.getLogger("nipype_carbon.analyse")
@@ -27,7 +28,7 @@ def cached_energy_sources(session: Session) -> dict[str, str]:
 
 
 def energy_avoided_by_caching(session: Session, idle: str = "separate") -> float:
-    """Energy earlier sessions spent on the nodes this run found cached, in joules.
+    """Energy earlier sessions spent on the nodes this run found cached (their full cost), J.
 
     Earlier sessions that can no longer be read (removed, damaged) count as zero.
     """
@@ -38,12 +39,14 @@ def energy_avoided_by_caching(session: Session, idle: str = "separate") -> float
     for filename in set(sources.values()):
         path = Path(session.path).parent / filename
         try:
-            earlier = attribute_energy(load_session(path), idle=idle)
+            session_then = load_session(path)
+            earlier = attribute_energy(session_then, idle=idle)
         except Exception as err:  # an earlier session may have been removed
             logger.info("earlier session %s not read: %s", path, err)
             continue
+        parts = reconcile(session_then, earlier)
         total += sum(
-            earlier.nodes[n].energy_j
+            parts.full_cost_j(n, earlier.nodes[n].energy_j)
             for n, f in sources.items()
             if f == filename and n in earlier.nodes
         )

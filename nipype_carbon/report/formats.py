@@ -86,9 +86,9 @@ def header_lines(report: Report) -> list[str]:
     where = "no region set: WORLD average" if t["region_is_default"] else grid.region
     lines = [
         # energy is what the meters saw; PUE (the building's overhead) scales only the CO2e
-        f"Energy {energy(t['energy_j'])} ({report.how_obtained()}; before PUE), "
-        f"{emissions(t['emissions_g'])} "
-        f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]",
+        f"Energy {energy(t['energy_j'])} (before PUE), {emissions(t['emissions_g'])} "
+        f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]; "
+        f"{report.how_obtained()}",
         reconciliation_line(report),
     ]
     if report.nothing_ran:

@@ -75,7 +75,7 @@ class Report:
 
     def how_obtained(self) -> str:
         """``measured``, ``modelled``, or which components were which (``measured (cpu:
-        rapl), modelled (dram)``): "measured" only for counters and sensors."""
+        rapl); modelled (dram)``): "measured" only for counters and sensors."""
         found: dict[str, set[str]] = {}
         for node in self.result.nodes.values():
             for component, method in node.methods.items():
@@ -89,7 +89,7 @@ class Report:
         if not modelled:
             return "measured"
         by = ", ".join(f"{c}: {'/'.join(m)}" for c, m in sorted(measured.items()))
-        return f"measured ({by}), modelled ({', '.join(modelled)})"
+        return f"measured ({by}); modelled ({', '.join(modelled)})"
 
     def interfaces(self) -> pd.DataFrame:
         """Per-interface totals, hottest first."""
