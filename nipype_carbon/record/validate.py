@@ -1,0 +1,171 @@
+"""Checks on what a session file holds, line by line, before anything is computed from it.
+
+A session is read from disk, perhaps written by another version, edited by hand
+or damaged. Each parsed line is checked here: the types of its fields, numbers
+that are finite, baselines that are not negative, energy counters that never go
+backwards except by a wrap. A line that fails raises :class:`LineError` naming
+the field, and the session loader adds the file and line number.
+
+Examples
+--------
+>>> node_record({"name": "a", "status": "ran", "start": 0, "end": 1, "host": "h"}).status
+'ran'
+>>> node_record({"name": "a", "status": "ran", "start": "noon", "end": 1, "host": "h"})
+Traceback (most recent call last):
+...
+nipype_carbon.record.validate.LineError: field 'start' must be a number, got 'noon'
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+from nipype_carbon.record.records import STATUSES, HostRecord, NodeRecord
+
+#: sample columns every measurement holds (numbers, one per sample)
+SAMPLE_COLUMNS = ("t", "cpu_s", "rss_b", "host_busy_cpu_s", "host_mem_b")
+
+
+class LineError(ValueError):
+    """A line of a session whose content cannot be used; the message names the field."""
+
+
+def _number(value: Any, name: str, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LineError(f"field {name!r} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise LineError(f"field {name!r} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise LineError(f"field {name!r} must be >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _typed(value: Any, name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise LineError(f"field {name!r} must be {what}, got {value!r:.60}")
+    return value
+
+
+def _fields(line: dict[str, Any], record: type) -> dict[str, Any]:
+    known = set(record.__dataclass_fields__)
+    data = {k: v for k, v in line.items() if k != "type"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise LineError(f"unknown field(s) {unknown} in a {record.__name__}")
+    return data
+
+
+def check_header(header: Any) -> None:
+    """The header's fields: metadata and settings objects, a creation time."""
+    if "metadata" in header:
+        _typed(header["metadata"], "metadata", dict, "an object")
+        if "start" in header["metadata"]:
+            _number(header["metadata"]["start"], "metadata.start")
+    if "settings" in header:
+        _typed(header["settings"], "settings", dict, "an object")
+    if "created" in header:
+        _number(header["created"], "created")
+
+
+def node_record(line: dict[str, Any]) -> NodeRecord:
+    """A node line as a record, or :class:`LineError` naming the field that is wrong."""
+    data = _fields(line, NodeRecord)
+    for name in ("name", "status", "start", "end", "host"):
+        if name not in data:
+            raise LineError(f"field {name!r} is missing")
+    _typed(data["name"], "name", str, "a string")
+    if data["status"] not in STATUSES:
+        raise LineError(f"field 'status' must be one of {STATUSES}, got {data['status']!r:.40}")
+    _number(data["start"], "start")
+    _number(data["end"], "end")
+    _typed(data["host"], "host", str, "a string")
+    for name in ("interface", "workflow"):
+        _typed(data.get(name, ""), name, str, "a string")
+    _typed(data.get("extra", {}), "extra", dict, "an object")
+    if data.get("error") is not None:
+        _typed(data["error"], "error", str, "a string or null")
+    if data.get("measurement") is not None:
+        check_measurement(data["measurement"])
+    return NodeRecord(**data)
+
+
+def check_measurement(m: Any) -> None:
+    """A node's raw measurement: numbers finite, sample columns lists, counters increasing."""
+    _typed(m, "measurement", dict, "an object or null")
+    for name in ("start", "end", "cpu_s", "peak_rss_b", "sample_interval_s"):
+        if name in m:
+            _number(m[name], f"measurement.{name}", minimum=0 if name != "start" else None)
+    host = _typed(m.get("host"), "measurement.host", dict, "an object")
+    _typed(host.get("name"), "measurement.host.name", str, "a string")
+    _typed(m.get("meters", {}), "measurement.meters", dict, "an object")
+    _baseline(m.get("baseline_power_w", {}), "measurement.baseline_power_w")
+    samples = _typed(m.get("samples"), "measurement.samples", dict, "an object")
+    for name in SAMPLE_COLUMNS:
+        column = _typed(samples.get(name), f"measurement.samples.{name}", list, "a list")
+        for value in column:
+            _number(value, f"measurement.samples.{name}")
+    for group in ("domains", "gpu"):
+        _typed(samples.get(group, {}), f"measurement.samples.{group}", dict, "an object")
+    _counters(m)
+
+
+def _baseline(values: Any, name: str) -> None:
+    _typed(values, name, dict, "an object")
+    for domain, watts in values.items():
+        _number(watts, f"{name}.{domain}", minimum=0)
+
+
+def _counters(m: dict[str, Any]) -> None:
+    """Energy counters go backwards only by a wrap (a drop of more than half their range)."""
+    wraps: dict[str, float | None] = {}
+    for meter in m["meters"].get("meters", []) or []:
+        for domain in meter.get("domains", []) if isinstance(meter, dict) else []:
+            if isinstance(domain, dict) and domain.get("kind") == "counter":
+                wraps[str(domain.get("name"))] = domain.get("wrap_j")
+    for name, column in m["samples"].get("domains", {}).items():
+        field = f"measurement.samples.domains.{name}"
+        _typed(column, field, list, "a list")
+        values = [v for v in column if v is not None]
+        for value in values:
+            _number(value, field)
+        if name not in wraps:
+            continue
+        wrap = wraps[name]
+        for before, after in itertools.pairwise(values):
+            drop = before - after
+            if drop > 0 and (not wrap or drop < wrap / 2):
+                raise LineError(
+                    f"field {field!r}: counter decreases from {before:g} to {after:g}, "
+                    f"which is not a wrap (range {wrap or 'none'})"
+                )
+
+
+def host_record(line: dict[str, Any]) -> HostRecord:
+    """A host line as a record, or :class:`LineError`."""
+    data = _fields(line, HostRecord)
+    _typed(data.get("name"), "name", str, "a string")
+    _typed(data.get("info"), "info", dict, "an object")
+    _typed(data.get("meters"), "meters", dict, "an object")
+    _baseline(data.get("baseline_power_w", {}), "baseline_power_w")
+    return HostRecord(**data)
+
+
+def edge_pairs(line: dict[str, Any]) -> list[tuple[str, str]]:
+    """An edges line as pairs of record names, or :class:`LineError`."""
+    edges = _typed(line.get("edges"), "edges", list, "a list of [from, to] pairs")
+    pairs = []
+    for edge in edges:
+        pair = isinstance(edge, list) and len(edge) == 2
+        if not (pair and all(isinstance(e, str) for e in edge)):
+            raise LineError(f"field 'edges' must hold [from, to] name pairs, got {edge!r:.60}")
+        pairs.append((edge[0], edge[1]))
+    return pairs
+
+
+def event(line: dict[str, Any]) -> dict[str, Any]:
+    """An event line (``kind``, ``time``, data), or :class:`LineError`."""
+    _typed(line.get("kind"), "kind", str, "a string")
+    _number(line.get("time"), "time")
+    return {k: v for k, v in line.items() if k != "type"}
