@@ -19,6 +19,7 @@ from nipype_carbon.cli.options import add_render_options
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
+    incomplete,
     interfaces_frame,
     nodes_frame,
     runs_frame,
@@ -39,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     )
     add_render_options(p, idle=False, scope=" for every run")
     p.add_argument("--top", type=int, default=15, help="rows of the node and interface tables")
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="weigh interrupted and failed runs in the verdict too",
+    )
     return p
 
 
@@ -65,14 +71,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             for label, run in zip(_labels(args.runs), args.runs, strict=True)
         }
         steps = compare_branches(next(iter(reports.values())), args.alternatives)
-    except (SessionError, ValueError) as err:
+    except (SessionError, ValueError, OSError) as err:
         print(f"nipype-carbon compare: {err}", file=sys.stderr)
         return 2
+    flagged = incomplete(reports)
+    if flagged:
+        print("Incomplete runs (their figures cover only what was recorded):")
+        print("".join(f"  {line}\n" for line in flagged), end="")
     if len(reports) > 1:
         _show("Runs:", runs_frame(reports).set_index("run"), args.top)
         _show("Nodes (energy, J):", nodes_frame(reports), args.top)
         _show("Interfaces (energy, J):", interfaces_frame(reports), args.top)
-        print(f"\n{verdict(reports)}")
+        print(f"\n{verdict(reports, args.allow_incomplete)}")
     for step in steps:
         print(step.verdict())
     return 0

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
-from nipype_carbon.record.settings import IDLE_MODES
+from nipype_carbon.record.settings import IDLE_MODES, SettingsError, check_number
+
+
+def _number(key: str) -> Callable[[str], float]:
+    """An argparse type: a finite number within the setting's accepted range."""
+
+    def convert(text: str) -> float:
+        try:
+            return check_number(key, text)
+        except SettingsError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
 
 
 def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope: str = "") -> None:
@@ -14,7 +27,13 @@ def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope
     """
     grid = parser.add_mutually_exclusive_group()
     grid.add_argument("--region", help=f"grid region{scope}, ISO code (GB, CA-QC, US-CA, WORLD)")
-    grid.add_argument("--intensity", type=float, help=f"grid intensity{scope}, gCO2e/kWh")
-    parser.add_argument("--pue", type=float, help=f"power usage effectiveness{scope} (>= 1.0)")
+    grid.add_argument(
+        "--intensity",
+        type=_number("intensity_g_per_kwh"),
+        help=f"grid intensity{scope}, gCO2e/kWh (0-2,000)",
+    )
+    parser.add_argument(
+        "--pue", type=_number("pue"), help=f"power usage effectiveness{scope} (1.0-3.0)"
+    )
     if idle:
         parser.add_argument("--idle", choices=IDLE_MODES, help="baseline power: apart or shared")

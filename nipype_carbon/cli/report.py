@@ -1,6 +1,7 @@
 """``nipype-carbon report RUN [-o FILE]``: a saved run, as a table, file or page.
 
-RUN is a carbon directory (its newest session) or a session file. The format
+RUN is a carbon directory (its newest run, by recorded start time), a folder
+above one (a workflow's base_dir), or a session file. The format
 follows FILE's extension: .csv, .json, .md, .html, .svg, .png (the graph), .txt;
 without -o, a console table. Region, intensity, PUE and idle mode given here
 override those recorded with the run: "what if this ran in Quebec?" needs no re-run.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nipype_carbon.cli.options import add_render_options
-from nipype_carbon.record.session import SessionError
+from nipype_carbon.record.session import SessionError, choose_run
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
 
@@ -32,7 +33,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        report = build_report(args.run, args.region, args.intensity, args.pue, args.idle)
+        choice = choose_run(args.run)
+        note = choice.note()
+        if note:
+            print(f"nipype-carbon report: {note}", file=sys.stderr)
+        report = build_report(choice.path, args.region, args.intensity, args.pue, args.idle)
         options = {"top": args.top, "subjects": args.cohort}
         if not args.output:
             print(render_console(report, **options), end="")

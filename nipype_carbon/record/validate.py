@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from nipype_carbon.record.records import STATUSES, HostRecord, NodeRecord
+from nipype_carbon.record.settings import RANGES, SettingsError, check_number
 
 #: sample columns every measurement holds (numbers, one per sample)
 SAMPLE_COLUMNS = ("t", "cpu_s", "rss_b", "host_busy_cpu_s", "host_mem_b")
@@ -64,7 +65,13 @@ def check_header(header: Any) -> None:
         if "start" in header["metadata"]:
             _number(header["metadata"]["start"], "metadata.start")
     if "settings" in header:
-        _typed(header["settings"], "settings", dict, "an object")
+        settings = _typed(header["settings"], "settings", dict, "an object")
+        for key in RANGES:
+            if settings.get(key) is not None:
+                try:
+                    check_number(f"settings.{key}", settings[key], key)
+                except SettingsError as err:
+                    raise LineError(f"field {err}") from None
     if "created" in header:
         _number(header["created"], "created")
 

@@ -173,7 +173,11 @@ def totals(report: Report) -> dict[str, Any]:
             unattributed[key] = unattributed.get(key, 0.0) + value
     nodes = report.nodes
     starts, ends = nodes["start"], nodes["end"]
+    session = report.session
     return {
+        "run_status": session.status,
+        "run_status_text": session.status_text(),
+        "run_notes": session.problems(),
         "energy_j": energy_j,
         "attributed_energy_j": result.attributed_energy_j,
         "unattributed_energy_j": result.unattributed_energy_j,
