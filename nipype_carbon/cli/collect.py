@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             spool = path.with_suffix(".spool")
             if spool.is_dir():
                 session = load_session(path, spool=False)
-                added = drain(spool, session, final=session.end_event is not None)
+                added = drain(spool, session, final=session.status != "interrupted")
                 total += len(added)
                 print(f"{path.name}: {len(added)} record(s) collected")
                 if not session.flush():

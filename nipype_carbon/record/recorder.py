@@ -151,7 +151,7 @@ class RunRecorder:
             signal_name = "SIGINT"
         status = "interrupted" if signal_name else "failed" if failed else "ok"
         try:
-            self.drain(final=True)
+            self.drain(final=signal_name is None)  # after a signal, workers may still run
             self._record_scheduler()
             self._link_previous_runs()
             end: dict[str, Any] = {"status": status, "error": repr(failed) if failed else None}

@@ -103,7 +103,8 @@ def drain(
 
 def pending_records(spool_dir: str | os.PathLike[str], session: Session) -> list[NodeRecord]:
     """Records in the spool the session does not hold yet, for a report (nothing is changed)."""
-    ended = session.end_event is not None
+    end = session.end_event
+    ended = end is not None and end.get("status") != "interrupted"
     pending = []
     for _, record in _records(Path(spool_dir), final=ended):
         if record is None or record.status == RUNNING:

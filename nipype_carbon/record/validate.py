@@ -18,6 +18,7 @@ nipype_carbon.record.validate.LineError: field 'start' must be a number, got 'no
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from typing import Any
@@ -50,7 +51,7 @@ def _typed(value: Any, name: str, kind: type | tuple[type, ...], what: str) -> A
 
 
 def _fields(line: dict[str, Any], record: type) -> dict[str, Any]:
-    known = set(record.__dataclass_fields__)
+    known = {f.name for f in dataclasses.fields(record)}
     data = {k: v for k, v in line.items() if k != "type"}
     unknown = sorted(set(data) - known)
     if unknown:
