@@ -39,8 +39,14 @@ def render_csv(report: Report, **_: Any) -> str:
 
 def render_json(report: Report, **_: Any) -> str:
     """Strict JSON: a non-finite number becomes ``null`` and is listed in ``totals.non_finite``."""
-    nodes = json.loads(report.nodes.to_json(orient="records", double_precision=15))
-    found: list[str] = []
+    frame = report.nodes
+    nodes = json.loads(frame.to_json(orient="records", double_precision=15))
+    found = [  # written null by pandas; named here
+        f"nodes[{i}].{column}"
+        for column in frame.select_dtypes("number").columns
+        for i, value in enumerate(frame[column])
+        if not math.isfinite(value)
+    ]
     data = _finite({"totals": report.totals, "nodes": nodes}, "", found)
     if found:
         data["totals"]["non_finite"] = found
