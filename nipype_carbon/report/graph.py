@@ -291,7 +291,7 @@ def render_graph(
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    text = graph_dot(report, collapse, label, max_nodes).encode("ascii")
+    text = graph_dot(report, collapse, label, max_nodes).encode("utf-8")
     if fmt == "dot":
         return text
     binary = shutil.which(dot_binary)
