@@ -149,3 +149,19 @@ def test_compare_never_names_an_interrupted_run_least_energy(victim, tmp_path: P
     assert "No verdict" in out and "used the least energy" not in out
     status, out, _ = run_cli("compare", *runs, "--allow-incomplete")
     assert "victim used the least energy" in out  # it did less work: only when asked
+
+
+def test_a_worker_killed_mid_node_leaves_a_killed_record(victim) -> None:
+    start, base = victim
+    proc = start("MultiProc")
+    slow = _slow_pid(base)
+    assert slow != proc.pid  # the node runs in a MultiProc worker
+    os.kill(slow, signal.SIGKILL)
+    wait_for(lambda: _gone(slow), what="the worker to die")
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)  # nipype may stop on a broken pool, or wait for ever
+    with_group_killed(proc)
+    session = load_session(_carbon(base))
+    assert session.nodes["victim.slow"].status == "killed"
+    assert session.nodes["victim.quick"].status == "ran"
+    assert session.nodes["victim.slow"].extra["worker_pid"] == slow
