@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.cli.options import add_render_options, check_render_options
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nipype-carbon compare: give two runs or more, or --alternatives", file=sys.stderr)
         return 2
     try:
+        check_render_options(args)
         reports: dict[str, Report] = {
             label: build_report(run, args.region, args.intensity, args.pue)
             for label, run in zip(_labels(args.runs), args.runs, strict=True)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.cli.options import add_render_options, check_render_options
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.graph_layout import COLLAPSE_MODES
@@ -47,6 +47,7 @@ def output_format(path: str) -> str:
 def write_graph(args: argparse.Namespace) -> Path:
     """Render the run's graph to the output file; return its path."""
     fmt = output_format(args.output)
+    check_render_options(args)
     report = build_report(
         args.run,
         region=args.region,

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
-from nipype_carbon.record.settings import IDLE_MODES, SettingsError, check_number
+from nipype_carbon.record.settings import IDLE_MODES, check_number
 
 
-def _number(key: str) -> Callable[[str], float]:
-    """An argparse type: a finite number within the setting's accepted range."""
-
-    def convert(text: str) -> float:
-        try:
-            return check_number(key, text)
-        except SettingsError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return convert
+def check_render_options(args: argparse.Namespace) -> None:
+    """Refuse a non-finite or out-of-range ``--pue`` or ``--intensity`` (one-line SettingsError)."""
+    if getattr(args, "pue", None) is not None:
+        check_number("--pue", args.pue, "pue")
+    if getattr(args, "intensity", None) is not None:
+        check_number("--intensity", args.intensity, "intensity_g_per_kwh")
 
 
 def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope: str = "") -> None:
@@ -29,11 +24,9 @@ def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope
     grid.add_argument("--region", help=f"grid region{scope}, ISO code (GB, CA-QC, US-CA, WORLD)")
     grid.add_argument(
         "--intensity",
-        type=_number("intensity_g_per_kwh"),
+        type=float,
         help=f"grid intensity{scope}, gCO2e/kWh (0-2,000)",
     )
-    parser.add_argument(
-        "--pue", type=_number("pue"), help=f"power usage effectiveness{scope} (1.0-3.0)"
-    )
+    parser.add_argument("--pue", type=float, help=f"power usage effectiveness{scope} (1.0-3.0)")
     if idle:
         parser.add_argument("--idle", choices=IDLE_MODES, help="baseline power: apart or shared")

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options
+from nipype_carbon.cli.options import add_render_options, check_render_options
 from nipype_carbon.record.session import SessionError, choose_run
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        check_render_options(args)
         choice = choose_run(args.run)
         note = choice.note()
         if note:

@@ -26,7 +26,6 @@ def valid_lines() -> Lines:
         [NodeSpec("wf.a", 0.0, 4.0, 1.0, 5), NodeSpec("wf.b", 1.0, 4.0, 0.5, 5)]
     )
     session.add_edges([("wf.a", "wf.b")])
-    session.add_event("end", status="ok", error=None)
     session.created = 1.8e9
     session.events[-1]["time"] = 1.8e9
     return [json.loads(json.dumps(line)) for line in session._lines()]
