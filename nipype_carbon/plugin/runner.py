@@ -171,6 +171,8 @@ class CarbonPlugin:
         if self._graph is None or self.session is None or node not in self._graph:
             return False
         failed = {n for n, r in self.session.nodes.items() if r.status in ("failed", "killed")}
+        if not failed:  # the common case, a rerun of cached nodes: no graph walk
+            return False
         return any(record_name(a) in failed for a in nx.ancestors(self._graph, node))
 
     def _finish(self, graph: nx.DiGraph, failed: BaseException | None) -> None:
