@@ -83,6 +83,7 @@ def drain(
     ``lost`` records.
     """
     added = []
+    session.flush()  # lines held back earlier go first (their spool files are then removed)
     for path, record in _records(Path(spool_dir), final):
         if record is None:
             path.unlink(missing_ok=True)

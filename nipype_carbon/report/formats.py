@@ -80,9 +80,10 @@ def status_lines(report: Report) -> list[str]:
     if t["run_status"] == "complete":
         head = "Run complete"
     else:
+        status, text = t["run_status"], t["run_status_text"]
         head = (
-            f"Run {t['run_status_text'].upper()}: the figures cover only what was recorded, "
-            "not the whole run"
+            f"Run {status.upper()}{text[len(status) :]}: the figures cover only what was "
+            "recorded, not the whole run"
         )
     return [head + "".join(f"; {note}" for note in t["run_notes"])]
 

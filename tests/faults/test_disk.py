@@ -137,3 +137,27 @@ def test_a_read_only_carbon_dir_is_refused_before_any_node_runs(tmpfs, tmp_path:
     with pytest.raises(SettingsError, match=r"not writable.*choose a writable carbon_dir"):
         wf.run(plugin="CarbonLinear", plugin_args={"carbon_dir": str(carbon / "sub")})
     assert not list((tmp_path / "ro").glob("*/result_*.pklz"))  # nothing ran
+
+
+def test_records_a_full_disk_held_back_stay_in_the_spool_and_are_written_at_the_end(
+    tmpfs,
+) -> None:
+    from nipype_carbon.record.recorder import RunRecorder
+    from nipype_carbon.record.settings import CarbonSettings
+    from nipype_carbon.record.spool import write_record
+
+    carbon = tmpfs("256k")
+    recorder = RunRecorder(CarbonSettings(), carbon, {"workflow": "w"})
+    recorder.start()
+    names = [f"w.n{i}" for i in range(3)]
+    for name in names:
+        write_record(recorder.spool_dir, _record(name))
+    filler = fill(carbon)
+    recorder.drain()  # the session file cannot take them: they must not leave the spool
+    assert len(list(recorder.spool_dir.glob("*.node.json"))) == len(names)
+    assert len(recorder.path.read_text().splitlines()) == 1  # the header, nothing half-written
+    filler.unlink()
+    recorder.finish()
+    session = load_session(recorder.path, spool=False)
+    assert [n for n in session.nodes if n in names] == names
+    assert session.status == "complete" and not recorder.spool_dir.exists()

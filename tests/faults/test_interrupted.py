@@ -104,10 +104,16 @@ def test_sigkill_of_the_driver_leaves_an_interrupted_run_with_every_finished_nod
     # slow's record never reached the session file: the report merged it from the spool
     assert "victim.slow" not in load_session(_carbon(base), spool=False).nodes
     assert f"{session.merged_from_spool} record(s) merged from the spool" in out
-    status, out, _ = run_cli("report", str(_carbon(base)), "-o", str(base / "r.json"))
+    for ext in ("json", "md", "html", "dot"):
+        command = "graph" if ext == "dot" else "report"
+        status, _, err = run_cli(command, str(_carbon(base)), "-o", str(base / f"r.{ext}"))
+        assert status == 0, err
     totals = json.loads((base / "r.json").read_text())["totals"]
     assert totals["run_status"] == "interrupted"
     assert totals["nodes_by_status"].get("killed") == 1
+    assert "Run INTERRUPTED (no end event" in (base / "r.md").read_text()
+    assert '<p class="alert" id="nc-run-status"><b>Run interrupted' in (base / "r.html").read_text()
+    assert "<B>run interrupted (no end event" in (base / "r.dot").read_text()
 
 
 def test_sigterm_writes_the_end_event_then_the_driver_dies_as_before(victim) -> None:
