@@ -77,6 +77,7 @@ class RunRecorder:
         self._meter: NodeMeter | None = None
         self._finished = False
         self._handlers: dict[int, Any] = {}
+        self._pid = 0  # the process whose signals end this session
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (with a workflow that refers to it): what hooks need, no live meter."""
@@ -180,8 +181,11 @@ class RunRecorder:
         """SIGTERM and SIGINT end the session (``interrupted``), then act as before."""
         if threading.current_thread() is not threading.main_thread():
             return  # handlers can only be set from the main thread
+        self._pid = os.getpid()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError, OSError):
+                if signal.getsignal(signum) in (signal.SIG_IGN, None):
+                    continue  # ignored, or handled outside Python: leave it so
                 self._handlers[signum] = signal.signal(signum, self._on_signal)
 
     def _restore_signals(self) -> None:
@@ -196,8 +200,11 @@ class RunRecorder:
     def _on_signal(self, signum: int, frame: Any) -> None:
         previous = self._handlers.get(signum, signal.SIG_DFL)
         name = signal.Signals(signum).name
-        self.logger.warning("nipype-carbon: %s received: the session ends as interrupted", name)
-        self.finish(signal_name=name)  # restores the previous handlers
+        if os.getpid() == self._pid:  # not in a forked worker
+            self.logger.warning("nipype-carbon: %s received: the session ends as interrupted", name)
+            self.finish(signal_name=name)  # restores the previous handlers
+        else:
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_DFL:
