@@ -24,7 +24,7 @@ import math
 from typing import Any
 
 from nipype_carbon.record.records import STATUSES, HostRecord, NodeRecord
-from nipype_carbon.record.settings import RANGES, SettingsError, check_number
+from nipype_carbon.record.settings import IDLE_MODES, RANGES, SettingsError, check_number
 
 #: sample columns every measurement holds (numbers, one per sample)
 SAMPLE_COLUMNS = ("t", "cpu_s", "rss_b", "host_busy_cpu_s", "host_mem_b")
@@ -73,8 +73,15 @@ def check_header(header: Any) -> None:
                     check_number(f"settings.{key}", settings[key], key)
                 except SettingsError as err:
                     raise LineError(f"field {err}") from None
+        for key in ("region", "idle", "carbon_dir", "powercap_root"):
+            if settings.get(key) is not None:
+                _typed(settings[key], f"settings.{key}", str, "a string or null")
+        if settings.get("idle") is not None and settings["idle"] not in IDLE_MODES:
+            raise LineError(f"field 'settings.idle' must be one of {IDLE_MODES}")
     if "created" in header:
         _number(header["created"], "created")
+    if "tool" in header:
+        _typed(header["tool"], "tool", dict, "an object")
 
 
 def node_record(line: dict[str, Any]) -> NodeRecord:
@@ -114,8 +121,20 @@ def check_measurement(m: Any) -> None:
         column = _typed(samples.get(name), f"measurement.samples.{name}", list, "a list")
         for value in column:
             _number(value, f"measurement.samples.{name}")
+    rows = len(samples["t"])
     for group in ("domains", "gpu"):
-        _typed(samples.get(group, {}), f"measurement.samples.{group}", dict, "an object")
+        columns = _typed(samples.get(group, {}), f"measurement.samples.{group}", dict, "an object")
+        for name, column in columns.items():
+            _typed(column, f"measurement.samples.{group}.{name}", list, "a list")
+    lengths = {name: len(samples[name]) for name in SAMPLE_COLUMNS}
+    lengths.update({f"domains.{k}": len(v) for k, v in samples.get("domains", {}).items()})
+    lengths.update({f"gpu.{k}": len(v) for k, v in samples.get("gpu", {}).items()})
+    uneven = sorted(k for k, n in lengths.items() if n != rows)
+    if uneven:
+        raise LineError(
+            f"field 'measurement.samples': column(s) {uneven} do not have one value per "
+            f"sample time ({rows})"
+        )
     _counters(m)
 
 
@@ -128,10 +147,17 @@ def _baseline(values: Any, name: str) -> None:
 def _counters(m: dict[str, Any]) -> None:
     """Energy counters go backwards only by a wrap (a drop of more than half their range)."""
     wraps: dict[str, float | None] = {}
-    for meter in m["meters"].get("meters", []) or []:
-        for domain in meter.get("domains", []) if isinstance(meter, dict) else []:
-            if isinstance(domain, dict) and domain.get("kind") == "counter":
-                wraps[str(domain.get("name"))] = domain.get("wrap_j")
+    meters = _typed(m["meters"].get("meters", []), "measurement.meters.meters", list, "a list")
+    for meter in meters:
+        meter = _typed(meter, "measurement.meters.meters[]", dict, "an object")
+        domains = _typed(meter.get("domains", []), "measurement.meters.domains", list, "a list")
+        for domain in domains:
+            domain = _typed(domain, "measurement.meters.domains[]", dict, "an object")
+            wrap = domain.get("wrap_j")
+            if wrap is not None:
+                _number(wrap, "measurement.meters.domains[].wrap_j", minimum=0)
+            if domain.get("kind") == "counter":
+                wraps[str(domain.get("name"))] = wrap
     for name, column in m["samples"].get("domains", {}).items():
         field = f"measurement.samples.domains.{name}"
         _typed(column, field, list, "a list")
@@ -154,7 +180,12 @@ def host_record(line: dict[str, Any]) -> HostRecord:
     """A host line as a record, or :class:`LineError`."""
     data = _fields(line, HostRecord)
     _typed(data.get("name"), "name", str, "a string")
-    _typed(data.get("info"), "info", dict, "an object")
+    info = _typed(data.get("info"), "info", dict, "an object")
+    if "memory_total_b" not in info:
+        raise LineError("field 'info.memory_total_b' is missing")
+    _number(info["memory_total_b"], "info.memory_total_b", minimum=1)
+    if "logical_cpus" in info:
+        _number(info["logical_cpus"], "info.logical_cpus", minimum=1)
     _typed(data.get("meters"), "meters", dict, "an object")
     _baseline(data.get("baseline_power_w", {}), "baseline_power_w")
     return HostRecord(**data)

@@ -59,6 +59,18 @@ def _decreasing(lines: Lines) -> None:
     column[2] = column[1] - 10.0  # 10 J backwards on a counter whose range is 1e6 J
 
 
+def _shorter(*column: str) -> Callable[[Lines], None]:
+    """Drop the last value of one sample column of the first node."""
+
+    def edit(lines: Lines) -> None:
+        samples = _node(lines)["measurement"]["samples"]
+        for key in column:
+            samples = samples[key]
+        samples.pop()
+
+    return edit
+
+
 #: (name, edit, what the message must say)
 CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("metadata a list", _set("metadata", [1, 2], "header"), "line 1: field 'metadata'"),
@@ -87,6 +99,15 @@ CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("schema_version true", _set("schema_version", True, "header"), "schema_version"),
     ("pue infinite", _set("settings.pue", float("inf"), "header"), "settings.pue must be"),
     ("intensity NaN", _set("settings.intensity_g_per_kwh", float("nan"), "header"), "intensity"),
+    ("region a number", _set("settings.region", 5, "header"), "field 'settings.region'"),
+    ("idle unknown", _set("settings.idle", "bogus", "header"), "field 'settings.idle'"),
+    ("created a word", _set("created", "yesterday", "header"), "field 'created'"),
+    ("tool a list", _set("tool", [], "header"), "field 'tool'"),
+    ("uneven columns", _shorter("t"), "do not have one value per sample time"),
+    ("a domain column short", _shorter("domains", "synthetic:cpu"), "['domains.synthetic:cpu']"),
+    ("meters a number", _set("measurement.meters.meters", 5), "measurement.meters.meters"),
+    ("memory unknown", _set("info.memory_total_b", _DELETE, "host"), "info.memory_total_b"),
+    ("baseline a word", _set("measurement.baseline_power_w", {"x": "y"}), "baseline_power_w.x"),
 ]
 
 #: raw files, not edits of a valid session
