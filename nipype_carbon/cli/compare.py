@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from nipype_carbon.cli.options import add_render_options, check_render_options
+from nipype_carbon.cli.options import (
+    UNFORESEEN,
+    add_render_options,
+    check_render_options,
+    unforeseen,
+)
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
@@ -74,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps = compare_branches(next(iter(reports.values())), args.alternatives)
     except (SessionError, ValueError, OSError) as err:
         print(f"nipype-carbon compare: {err}", file=sys.stderr)
+        return 2
+    except UNFORESEEN as err:
+        print(f"nipype-carbon compare: {unforeseen(' '.join(args.runs), err)}", file=sys.stderr)
         return 2
     flagged = incomplete(reports)
     if flagged:

@@ -13,7 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options, check_render_options
+from nipype_carbon.cli.options import (
+    UNFORESEEN,
+    add_render_options,
+    check_render_options,
+    unforeseen,
+)
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.graph_layout import COLLAPSE_MODES
@@ -68,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SessionError, GraphvizError, ValueError, OSError) as err:
         message = " ".join(str(err).split())
         print(f"nipype-carbon graph: {message}", file=sys.stderr)
+        return 2
+    except UNFORESEEN as err:
+        print(f"nipype-carbon graph: {unforeseen(args.run, err)}", file=sys.stderr)
         return 2
     print(f"graph: {target}")
     return 0

@@ -30,3 +30,15 @@ def add_render_options(parser: argparse.ArgumentParser, idle: bool = True, scope
     parser.add_argument("--pue", type=float, help=f"power usage effectiveness{scope} (1.0-3.0)")
     if idle:
         parser.add_argument("--idle", choices=IDLE_MODES, help="baseline power: apart or shared")
+
+
+#: what a session this version did not foresee can raise deep in attribution or rendering
+UNFORESEEN = (KeyError, IndexError, TypeError, AttributeError, ArithmeticError)
+
+
+def unforeseen(run: object, err: BaseException) -> str:
+    """One line for an error a session's checks did not foresee (no traceback)."""
+    return (
+        f"cannot render {run}: {type(err).__name__}: {err} (the session holds something this "
+        "version does not expect: check it with `python -m json.tool` line by line, or report it)"
+    )

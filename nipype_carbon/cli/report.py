@@ -14,7 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options, check_render_options
+from nipype_carbon.cli.options import (
+    UNFORESEEN,
+    add_render_options,
+    check_render_options,
+    unforeseen,
+)
 from nipype_carbon.record.session import SessionError, choose_run
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
@@ -52,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             target.write_text(rendered, encoding="utf-8")
     except (SessionError, ValueError, OSError, RuntimeError) as err:
         print(f"nipype-carbon report: {err}", file=sys.stderr)
+        return 2
+    except UNFORESEEN as err:
+        print(f"nipype-carbon report: {unforeseen(args.run, err)}", file=sys.stderr)
         return 2
     print(f"wrote {target}")
     return 0

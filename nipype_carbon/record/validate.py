@@ -192,9 +192,8 @@ def host_record(line: dict[str, Any]) -> HostRecord:
     data = _fields(line, HostRecord)
     _typed(data.get("name"), "name", str, "a string")
     info = _typed(data.get("info"), "info", dict, "an object")
-    if "memory_total_b" not in info:
-        raise LineError("field 'info.memory_total_b' is missing")
-    _number(info["memory_total_b"], "info.memory_total_b", minimum=1)
+    if "memory_total_b" in info:
+        _number(info["memory_total_b"], "info.memory_total_b", minimum=1)
     if "logical_cpus" in info:
         _number(info["logical_cpus"], "info.logical_cpus", minimum=1)
     _typed(data.get("meters"), "meters", dict, "an object")

@@ -106,7 +106,6 @@ CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("uneven columns", _shorter("t"), "do not have one value per sample time"),
     ("a domain column short", _shorter("domains", "synthetic:cpu"), "['domains.synthetic:cpu']"),
     ("meters a number", _set("measurement.meters.meters", 5), "measurement.meters.meters"),
-    ("memory unknown", _set("info.memory_total_b", _DELETE, "host"), "info.memory_total_b"),
     ("baseline a word", _set("measurement.baseline_power_w", {"x": "y"}), "baseline_power_w.x"),
 ]
 
@@ -172,6 +171,19 @@ def test_a_file_that_is_no_session_is_refused_by_every_command(
     tmp_path: Path, name: str, text: str, expected: str
 ) -> None:
     _assert_refused(_write(tmp_path, text), tmp_path, expected)
+
+
+def test_what_loading_does_not_foresee_is_still_one_line_without_traceback(
+    tmp_path: Path,
+) -> None:
+    """A host without its memory size passes the checks; attribution needs it."""
+    lines = valid_lines()
+    _set("info.memory_total_b", _DELETE, "host")(lines)
+    path = _write(tmp_path, "".join(json.dumps(line) + "\n" for line in lines))
+    for command in _commands(path, tmp_path)[:-1]:  # collect needs no attribution
+        status, stdout, stderr = run_cli(*command)
+        assert status == 2 and "Traceback" not in stdout + stderr
+        assert stderr.count("\n") == 1 and "KeyError: 'memory_total_b'" in stderr
 
 
 def test_a_valid_session_passes_every_command(tmp_path: Path) -> None:
