@@ -108,12 +108,12 @@ def check_carbon_dir(path: str | os.PathLike[str]) -> None:
             "move it away or choose another carbon_dir"
         )
     if not os.access(probe, os.W_OK | os.X_OK):
-        what = "cannot be created in" if probe != target else "is not writable:"
-        where = f"{probe} (not writable)" if probe != target else ""
+        problem = (
+            "is not writable" if probe == target else f"cannot be created: {probe} is not writable"
+        )
         raise SettingsError(
-            f"carbon_dir {target} {what} {where}".rstrip()
-            + " — choose a writable carbon_dir (plugin_args carbon_dir=... or "
-            "NIPYPE_CARBON_CARBON_DIR)"
+            f"carbon_dir {target} {problem}: choose a writable carbon_dir "
+            "(plugin_args carbon_dir=... or NIPYPE_CARBON_CARBON_DIR)"
         )
 
 

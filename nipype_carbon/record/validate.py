@@ -157,7 +157,7 @@ def _baseline(values: Any, name: str) -> None:
 
 
 def _counters(m: dict[str, Any]) -> None:
-    """Energy counters go backwards only by a wrap (a drop of more than half their range)."""
+    """Energy counters stay in their range, and go backwards only if they have one (a wrap)."""
     wraps: dict[str, float | None] = {}
     meters = _typed(m["meters"].get("meters", []), "measurement.meters.meters", list, "a list")
     for meter in meters:
@@ -178,12 +178,18 @@ def _counters(m: dict[str, Any]) -> None:
         if name not in wraps:
             continue
         wrap = wraps[name]
+        if wrap:
+            outside = [v for v in values if not -1e-9 <= v <= wrap * (1 + 1e-9)]
+            if outside:
+                raise LineError(
+                    f"field {field!r}: counter reads {outside[0]:g}, outside its range 0-{wrap:g}"
+                )
+            continue
         for before, after in itertools.pairwise(values):
-            drop = before - after
-            if drop > 0 and (not wrap or drop < wrap / 2):
+            if after < before:
                 raise LineError(
                     f"field {field!r}: counter decreases from {before:g} to {after:g}, "
-                    f"which is not a wrap (range {wrap or 'none'})"
+                    "and it has no range to wrap at"
                 )
 
 

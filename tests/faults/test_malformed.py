@@ -55,8 +55,16 @@ _DELETE = object()
 
 
 def _decreasing(lines: Lines) -> None:
-    column = _node(lines)["measurement"]["samples"]["domains"]["synthetic:cpu"]
-    column[2] = column[1] - 10.0  # 10 J backwards on a counter whose range is 1e6 J
+    """10 J backwards on a counter that has no range to wrap at."""
+    node = _node(lines)
+    node["measurement"]["meters"]["meters"][0]["domains"][0]["wrap_j"] = None
+    column = node["measurement"]["samples"]["domains"]["synthetic:cpu"]
+    column[2] = column[1] - 10.0
+
+
+def _beyond_range(lines: Lines) -> None:
+    """A reading above the counter's range (1e6 J): no counter can read that."""
+    _node(lines)["measurement"]["samples"]["domains"]["synthetic:cpu"][1] = 1e15
 
 
 def _shorter(*column: str) -> Callable[[Lines], None]:
@@ -86,6 +94,7 @@ CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("cpu_s infinite", _set("measurement.cpu_s", float("inf")), "measurement.cpu_s"),
     ("negative cpu_s", _set("measurement.cpu_s", -3.0), "measurement.cpu_s' must be >= 0"),
     ("decreasing counter", _decreasing, "counter decreases"),
+    ("counter beyond its range", _beyond_range, "outside its range 0-1e+06"),
     ("negative baseline", _set("baseline_power_w.synthetic:cpu", -50.0, "host"), "baseline"),
     ("host info a list", _set("info", [], "host"), "field 'info'"),
     ("status unknown", _set("status", "exploded"), "field 'status' must be one of"),
