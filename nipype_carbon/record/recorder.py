@@ -152,7 +152,9 @@ class RunRecorder:
             signal_name = "SIGINT"
         status = "interrupted" if signal_name else "failed" if failed else "ok"
         try:
-            self.drain(final=signal_name is None)  # after a signal, workers may still run
+            # after a signal workers may still run, and batch jobs may outlive the driver
+            # (graph_wait=False): their provisional records are judged later, at report time
+            self.drain(final=signal_name is None and not self.batch)
             self._record_scheduler()
             self._link_previous_runs()
             end: dict[str, Any] = {"status": status, "error": repr(failed) if failed else None}

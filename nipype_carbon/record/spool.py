@@ -152,7 +152,10 @@ def _judge(record: NodeRecord, final: bool) -> NodeRecord:
     record.extra["worker_pid"] = pid
     if alive or not here:
         record.status = "lost"
-        record.error = "the node's final record never arrived (it could not be written)"
+        record.error = (
+            "the node's final record never arrived (it could not be written, or a batch job "
+            "is still running: `nipype-carbon collect` gathers it later)"
+        )
     else:
         record.status = "killed"
         record.error = f"its process ({pid}) ended before the node did; no measurement kept"
