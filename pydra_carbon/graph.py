@@ -97,7 +97,9 @@ def add_split_parents(session: Session, parents: Iterable[str], workflow: str) -
         if not states or parent in session.nodes:
             continue
         statuses = {r.status for r in states}
-        status = "failed" if "failed" in statuses else "ran" if "ran" in statuses else "cached"
+        # the first that applies: a failed or killed state marks the parent, then work done
+        order = ("failed", "killed", "ran", "lost", "skipped", "cached")
+        status = next((s for s in order if s in statuses), "cached")
         first = states[0]
         start, end = min(r.start for r in states), max(r.end for r in states)
         record = NodeRecord(

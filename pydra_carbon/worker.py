@@ -27,7 +27,7 @@ from pydra.utils.general import is_workflow
 from pydra.workers.base import Worker
 
 from nipype_carbon.record.recorder import RunRecorder
-from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.record.settings import CarbonSettings, SettingsError
 from nipype_carbon.report.summary import log_run_summary
 from pydra_carbon import graph
 from pydra_carbon.metered import attach, implicit_split, interface_name, job_name
@@ -185,8 +185,8 @@ class CarbonWorker(Worker):
         if self._active:
             yield
             return
+        self.recorder = self._open(job)  # an unusable carbon_dir raises here: nothing ran
         self._active = True
-        self.recorder = self._open(job)
         failed: BaseException | None = None
         try:
             yield
@@ -221,6 +221,8 @@ class CarbonWorker(Worker):
                 logger=logger,
             )
             recorder.start()
+        except SettingsError:
+            raise
         except Exception as err:
             logger.warning("pydra-carbon: run not metered, no session: %s", err)
             return None

@@ -49,8 +49,9 @@ def build_session(
     other_rate: float = 0.0,
     baseline_w: float | None = 10.0,
     host: str = "h",
+    complete: bool = True,
 ) -> Session:
-    """A session whose counters follow from the nodes' CPU use."""
+    """A session whose counters follow from the nodes' CPU use (ended, unless not ``complete``)."""
     session = Session()
     session.add_host(host_record(host, baseline_w))
 
@@ -83,4 +84,6 @@ def build_session(
             meters=session.hosts[host].meters,
         )
         session.add_node(NodeRecord.from_measurement(spec.name, m))
+    if complete:
+        session.add_event("end", status="ok", error=None)
     return session

@@ -43,13 +43,15 @@ def test_a_truncated_last_line_leaves_a_readable_partial_session(tmp_path: Path)
     assert loaded.partial and list(loaded.nodes) == ["a"]
 
 
-def test_corruption_in_the_middle_is_an_error_with_the_line(tmp_path: Path) -> None:
+def test_a_damaged_line_in_the_middle_is_named_and_the_rest_kept(tmp_path: Path) -> None:
     session, live = _written(tmp_path)
     with open(session.path, "a") as handle:  # type: ignore[arg-type]
         handle.write("garbage\n")
     session.add_node(live.nodes["a"])
-    with pytest.raises(SessionError, match="line 2: corrupt"):
-        load_session(tmp_path)
+    loaded = load_session(tmp_path)
+    assert [n for n, _ in loaded.damaged] == [2]
+    assert list(loaded.nodes) == ["a"]
+    assert "1 damaged line(s) skipped (line 2)" in loaded.problems()
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from nipype_carbon.cli.options import add_render_options, error_line
+from nipype_carbon.cli.options import (
+    UNFORESEEN,
+    add_render_options,
+    check_render_options,
+    error_line,
+    unforeseen,
+)
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
     differences,
+    incomplete,
     interfaces_frame,
     nodes_frame,
     runs_frame,
@@ -41,6 +48,11 @@ def parser() -> argparse.ArgumentParser:
     )
     add_render_options(p, idle=False, scope=" for every run")
     p.add_argument("--top", type=int, default=15, help="rows of the node and interface tables")
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="weigh interrupted and failed runs in the verdict too",
+    )
     return p
 
 
@@ -62,21 +74,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nipype-carbon compare: give two runs or more, or --alternatives", file=sys.stderr)
         return 2
     try:
+        check_render_options(args)
         reports: dict[str, Report] = {
             label: build_report(run, args.region, args.intensity, args.pue)
             for label, run in zip(_labels(args.runs), args.runs, strict=True)
         }
         steps = compare_branches(next(iter(reports.values())), args.alternatives)
-    except (SessionError, ValueError) as err:
+    except (SessionError, ValueError, OSError) as err:
         print(error_line("compare", err), file=sys.stderr)
+        return 2
+    except UNFORESEEN as err:
+        print(f"nipype-carbon compare: {unforeseen(' '.join(args.runs), err)}", file=sys.stderr)
         return 2
     for note in differences(reports):
         print(note)
+    flagged = incomplete(reports)
+    if flagged:
+        print("Incomplete runs (their figures cover only what was recorded):")
+        print("".join(f"  {line}\n" for line in flagged), end="")
     if len(reports) > 1:
         _show("Runs:", runs_frame(reports).set_index("run"), args.top)
         _show("Nodes (energy, J):", nodes_frame(reports), args.top)
         _show("Interfaces (energy, J):", interfaces_frame(reports), args.top)
-        print(f"\n{verdict(reports)}")
+        print(f"\n{verdict(reports, args.allow_incomplete)}")
     for step in steps:
         print(step.verdict())
     return 0

@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options, error_line
+from nipype_carbon.cli.options import (
+    UNFORESEEN,
+    add_render_options,
+    check_render_options,
+    error_line,
+    unforeseen,
+)
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.graph_layout import COLLAPSE_MODES
@@ -47,6 +53,7 @@ def output_format(path: str) -> str:
 def write_graph(args: argparse.Namespace) -> Path:
     """Render the run's graph to the output file; return its path."""
     fmt = output_format(args.output)
+    check_render_options(args)
     report = build_report(
         args.run,
         region=args.region,
@@ -68,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise  # a closed stdout: the dispatcher exits quietly
     except (SessionError, GraphvizError, ValueError, OSError) as err:
         print(error_line("graph", err), file=sys.stderr)
+        return 2
+    except UNFORESEEN as err:
+        print(f"nipype-carbon graph: {unforeseen(args.run, err)}", file=sys.stderr)
         return 2
     print(f"wrote {target}")
     return 0

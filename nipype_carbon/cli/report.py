@@ -1,6 +1,7 @@
 """``nipype-carbon report RUN [-o FILE]``: a saved run, as a table, file or page.
 
-RUN is a carbon directory (its newest session) or a session file. The format
+RUN is a carbon directory (its newest run, by recorded start time), a folder
+above one (a workflow's base_dir), or a session file. The format
 follows FILE's extension: .csv, .json, .md, .html, .svg, .png (the graph), .txt;
 without -o, a console table. Region, intensity, PUE and idle mode given here
 override those recorded with the run: "what if this ran in Quebec?" needs no re-run.
@@ -13,8 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nipype_carbon.cli.options import add_render_options, error_line
-from nipype_carbon.record.session import SessionError
+from nipype_carbon.cli.options import (
+    UNFORESEEN,
+    add_render_options,
+    check_render_options,
+    error_line,
+    unforeseen,
+)
+from nipype_carbon.record.session import SessionError, choose_run
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
 
@@ -32,7 +39,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        report = build_report(args.run, args.region, args.intensity, args.pue, args.idle)
+        check_render_options(args)
+        choice = choose_run(args.run)
+        note = choice.note()
+        if note:
+            print(f"nipype-carbon report: {note}", file=sys.stderr)
+        report = build_report(choice.path, args.region, args.intensity, args.pue, args.idle)
         options = {"top": args.top, "subjects": args.cohort}
         if not args.output:
             print(render_console(report, **options), end="")
@@ -48,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise  # a closed stdout: the dispatcher exits quietly
     except (SessionError, ValueError, OSError, RuntimeError) as err:
         print(error_line("report", err), file=sys.stderr)
+        return 2
+    except UNFORESEEN as err:
+        print(f"nipype-carbon report: {unforeseen(args.run, err)}", file=sys.stderr)
         return 2
     print(f"wrote {target}")
     return 0

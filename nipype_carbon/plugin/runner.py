@@ -82,6 +82,8 @@ class CarbonPlugin:
             base._status_callback = self._on_status
         self.recorder: RunRecorder | None = None
         self.carbon_dir: Path | None = None
+        self._graph: nx.DiGraph | None = None
+        self._started: set[str] = set()
 
     # -- the run ------------------------------------------------------------
     @property
@@ -101,6 +103,7 @@ class CarbonPlugin:
             self._finish(graph, failed)
 
     def _prepare(self, graph: nx.DiGraph) -> None:
+        self._graph, self._started = graph, set()
         nodes = list(graph.nodes())
         workflow = _workflow_name(nodes)
         self.carbon_dir = Path(self.settings.carbon_dir or _default_carbon_dir(nodes, workflow))
@@ -119,32 +122,58 @@ class CarbonPlugin:
 
     def _on_status(self, node: Any, status: str) -> None:
         try:
+            if status == "start":
+                self._started.add(record_name(node))
             if status in ("end", "exception") and self.session is not None:
                 self.recorder.drain()  # type: ignore[union-attr]
                 name = record_name(node)
                 if status == "end" and name not in self.session.nodes:
-                    self._record_cached(name, node)
+                    self._record_without_run(name, node)
         except Exception as err:  # metering never fails the workflow
             logger.warning("nipype-carbon: status of %s not recorded: %s", node, err)
         if self._user_callback is not None:
             self._user_callback(node, status)
 
-    def _record_cached(self, name: str, node: Any) -> None:
-        """A node the scheduler found cached without running it (local hash check)."""
+    def _record_without_run(self, name: str, node: Any) -> None:
+        """A node that ended without a record of its own: skipped, lost or cached.
+
+        Skipped: it never started and a node before it failed (Linear goes on to
+        the end of its list). Lost: it started where its record should have come
+        back by now (not a batch job) but none came. Cached: the scheduler found
+        its result without running it (local hash check).
+        """
+        if name not in self._started and self._after_failure(node):
+            status, extra = "skipped", {"skipped_by": "scheduler"}
+        elif name in self._started and not self.batch:
+            status, extra = "lost", {"found_by": "scheduler"}
+        else:
+            status, extra = "cached", {"found_by": "scheduler"}
         now = time.time()
         assert self.session is not None
         self.session.add_node(
             NodeRecord(
                 name=name,
-                status="cached",
+                status=status,
                 start=now,
                 end=now,
                 host=host_name(),
                 interface=interface_name(node),
                 workflow=node._hierarchy or "",
-                extra={"found_by": "scheduler"},
+                extra=extra,
+                error="record lost: the node ran but its record never arrived"
+                if status == "lost"
+                else None,
             )
         )
+
+    def _after_failure(self, node: Any) -> bool:
+        """Whether a node comes after a node that failed in this run."""
+        if self._graph is None or self.session is None or node not in self._graph:
+            return False
+        failed = {n for n, r in self.session.nodes.items() if r.status in ("failed", "killed")}
+        if not failed:  # the common case, a rerun of cached nodes: no graph walk
+            return False
+        return any(record_name(a) in failed for a in nx.ancestors(self._graph, node))
 
     def _finish(self, graph: nx.DiGraph, failed: BaseException | None) -> None:
         try:

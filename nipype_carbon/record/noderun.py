@@ -10,6 +10,7 @@ Engine-agnostic: no nipype, no pydra.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -26,7 +27,7 @@ from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessTreeClock
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.settings import CarbonSettings
-from nipype_carbon.record.spool import write_record
+from nipype_carbon.record.spool import write_provisional, write_record
 
 logger = logging.getLogger("nipype_carbon.record.noderun")
 
@@ -113,7 +114,9 @@ class NodeRun:
         Engine-specific facts kept with the record.
 
     Set :attr:`status` to ``"cached"`` when the engine found the result
-    cached; an exception leaving the block marks the node ``failed``.
+    cached; an exception leaving the block marks the node ``failed``. A
+    provisional record is spooled as the node starts and removed once its final
+    record is written, so a process killed mid-node leaves a ``killed`` record.
     """
 
     def __init__(
@@ -134,8 +137,10 @@ class NodeRun:
         self.metered = metered
         self._meter: NodeMeter | None = None
         self._notes: list[str] = []
+        self._provisional: str | None = None
 
     def __enter__(self) -> NodeRun:
+        self._spool_provisional()
         entered = time.perf_counter()
         if self.metered:
             try:
@@ -168,6 +173,27 @@ class NodeRun:
             self._spool(error)
         except Exception as err:
             logger.warning("nipype-carbon: record of %s not written: %s", self.name, err)
+        else:
+            if self._provisional is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._provisional)
+
+    def _spool_provisional(self) -> None:
+        """A ``running`` record, so a process killed mid-node still leaves a trace."""
+        record = NodeRecord(
+            name=self.name,
+            status="running",
+            start=time.time(),
+            end=time.time(),
+            host=host_name(),
+            interface=self.interface,
+            workflow=self.workflow,
+            extra=dict(self.extra),
+        )
+        try:
+            self._provisional = str(write_provisional(self.context.spool_dir, record))
+        except Exception as err:
+            logger.warning("nipype-carbon: %s: provisional record not written: %s", self.name, err)
 
     def _spool(self, error: str | None) -> None:
         stopping = time.perf_counter()

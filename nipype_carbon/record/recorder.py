@@ -14,8 +14,11 @@ Engine-agnostic: no nipype, no pydra.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from nipype_carbon.measure.proctree import ProcessClock
 from nipype_carbon.record.noderun import RunContext, meters_for
 from nipype_carbon.record.scheduler import scheduler_record
 from nipype_carbon.record.session import Session, load_session, new_session_path, session_files
-from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.record.settings import CarbonSettings, SettingsError, check_carbon_dir
 from nipype_carbon.record.spool import drain
 
 #: readings taken in the baseline window before the first node starts
@@ -75,19 +78,33 @@ class RunRecorder:
         self.session: Session | None = None
         self.previous: list[Path] = []
         self._meter: NodeMeter | None = None
+        self._finished = False
+        self._handlers: dict[int, Any] = {}
+        self._pid = 0  # the process whose signals end this session
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (with a workflow that refers to it): what hooks need, no live meter."""
-        return {**self.__dict__, "session": None, "_meter": None}
+        return {**self.__dict__, "session": None, "_meter": None, "_handlers": {}}
 
     def start(self) -> Session:
-        """Create the session and start metering the submitting process."""
-        self.carbon_dir.mkdir(parents=True, exist_ok=True)
-        self.previous = session_files(self.carbon_dir)
-        metadata = {**self.metadata, "carbon_dir": str(self.carbon_dir), "start": time.time()}
-        self.session = Session.create(
-            self.path, metadata=metadata, settings=self.settings.to_dict()
-        )
+        """Create the session and start metering the submitting process.
+
+        Raises
+        ------
+        SettingsError
+            When the carbon directory cannot hold the session (before any node runs).
+        """
+        check_carbon_dir(self.carbon_dir)
+        try:
+            self.carbon_dir.mkdir(parents=True, exist_ok=True)
+            self.previous = session_files(self.carbon_dir)
+            self.session = self._create_session()
+        except OSError as err:
+            raise SettingsError(
+                f"carbon_dir {self.carbon_dir} cannot hold the session ({err.strerror or err}): "
+                "give a writable carbon_dir with free space"
+            ) from None
+        self._catch_signals()
         try:
             self._meter = NodeMeter(
                 meters_for(self.settings),
@@ -117,26 +134,60 @@ class RunRecorder:
             time.sleep(window_s / BASELINE_SAMPLES)
             meter.sample()
 
-    def drain(self) -> None:
+    def _create_session(self) -> Session:
+        """The run's own session file, taken with an exclusive create (never shared)."""
+        metadata = {**self.metadata, "carbon_dir": str(self.carbon_dir), "start": time.time()}
+        for _ in range(1000):
+            try:
+                return Session.create(
+                    self.path, metadata=metadata, settings=self.settings.to_dict(), exclusive=True
+                )
+            except FileExistsError:
+                self.path = new_session_path(self.carbon_dir)
+                self.spool_dir = self.path.with_suffix(".spool")
+                self.context = dataclasses.replace(self.context, spool_dir=str(self.spool_dir))
+        raise FileExistsError(f"no free session file name in {self.carbon_dir}")
+
+    def drain(self, final: bool = False) -> None:
         """Move finished records from the spool into the session (never raises)."""
         if self.session is None:
             return
         try:
-            drain(self.spool_dir, self.session)
+            drain(self.spool_dir, self.session, final=final)
         except Exception as err:
             self.logger.warning("nipype-carbon: records not gathered: %s", err)
 
-    def finish(self, failed: BaseException | None = None) -> None:
-        """Gather the last records, add the scheduler's record and the end event."""
-        if self.session is None:
+    def finish(self, failed: BaseException | None = None, signal_name: str | None = None) -> None:
+        """Gather the last records, add the scheduler's record and the end event (once).
+
+        The end event's status is ``ok``, ``failed``, or ``interrupted`` (a signal,
+        or Ctrl-C); lines a full disk held back are retried here.
+        """
+        if self.session is None or self._finished:
             return
+        self._finished = True
+        self._restore_signals()
+        if isinstance(failed, KeyboardInterrupt) and signal_name is None:
+            signal_name = "SIGINT"
+        status = "interrupted" if signal_name else "failed" if failed else "ok"
         try:
-            self.drain()
+            # after a signal workers may still run, and batch jobs may outlive the driver
+            # (graph_wait=False): their provisional records are judged later, at report time
+            self.drain(final=signal_name is None and not self.batch)
             self._record_scheduler()
             self._link_previous_runs()
-            self.session.add_event(
-                "end", status="failed" if failed else "ok", error=repr(failed) if failed else None
-            )
+            end: dict[str, Any] = {"status": status, "error": repr(failed) if failed else None}
+            if signal_name:
+                end["signal"] = signal_name
+            self.session.add_event("end", **end)
+            if not self.session.flush():
+                self.logger.warning(
+                    "nipype-carbon: %d line(s) could not be written to %s: free space there, "
+                    "then run `nipype-carbon collect %s` for the records left in the spool",
+                    len(self.session.unwritten),
+                    self.path,
+                    self.carbon_dir,
+                )
             with contextlib.suppress(OSError):  # left in place when records are still due
                 self.spool_dir.rmdir()
         except Exception as err:
@@ -145,6 +196,41 @@ class RunRecorder:
             if self._meter is not None:
                 with contextlib.suppress(Exception):
                     self._meter.stop()  # a no-op when already stopped
+
+    # -- signals -------------------------------------------------------------
+    def _catch_signals(self) -> None:
+        """SIGTERM and SIGINT end the session (``interrupted``), then act as before."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # handlers can only be set from the main thread
+        self._pid = os.getpid()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError, OSError):
+                if signal.getsignal(signum) in (signal.SIG_IGN, None):
+                    continue  # ignored, or handled outside Python: leave it so
+                self._handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def _restore_signals(self) -> None:
+        handlers, self._handlers = self._handlers, {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, previous in handlers.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                if signal.getsignal(signum) == self._on_signal:
+                    signal.signal(signum, previous)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        previous = self._handlers.get(signum, signal.SIG_DFL)
+        name = signal.Signals(signum).name
+        if os.getpid() == self._pid:  # not in a forked worker
+            self.logger.warning("nipype-carbon: %s received: the session ends as interrupted", name)
+            self.finish(signal_name=name)  # restores the previous handlers
+        else:
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
     def _record_scheduler(self) -> None:
         meter, self._meter = self._meter, None

@@ -14,7 +14,12 @@ from typing import Any
 
 from nipype_carbon.measure.measurement import Measurement
 
-STATUSES = ("ran", "cached", "failed")
+#: a node's status in a session: ``ran``, ``cached`` (an earlier run's result reused),
+#: ``failed``, ``skipped`` (not run because a node before it failed), ``killed`` (its
+#: process ended before the node did) and ``lost`` (it ran, but its record never arrived)
+STATUSES = ("ran", "cached", "failed", "skipped", "killed", "lost")
+#: the status of a provisional record in the spool, replaced when the node ends
+RUNNING = "running"
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 Each setting can be given as a keyword (riding along in ``plugin_args``) or
 as an environment variable ``NIPYPE_CARBON_<KEY>``; a keyword wins. Settings
-are validated at once, before any node runs.
+are validated at once, before any node runs: a misspelt key (``regoin``,
+``PUE``, ``NIPYPE_CARBON_REGOIN``) is refused with a did-you-mean, and every
+number must be finite and within its range (:data:`RANGES`). Keys of the base
+plugin or worker (``n_procs``, ``memory_gb``, ``sbatch_args``, ...) pass through.
 
 Examples
 --------
@@ -12,14 +15,21 @@ Examples
 >>> CarbonSettings.from_mapping({"pue": -1}, env={})
 Traceback (most recent call last):
 ...
-nipype_carbon.record.settings.SettingsError: pue must be >= 1.0 (1.0 for a workstation; ...
+nipype_carbon.record.settings.SettingsError: pue must be between 1.0 and 3.0, got -1
+>>> CarbonSettings.split({"n_procs": 4, "regoin": "GB"}, env={})
+Traceback (most recent call last):
+...
+nipype_carbon.record.settings.SettingsError: unknown carbon setting 'regoin': did you mean 'region'?
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from nipype_carbon.measure.meters.model import DEFAULT_CPU_IDLE_FRACTION, DEFAULT_MEMORY_W_PER_GB
@@ -28,6 +38,85 @@ from nipype_carbon.reference.grids import DEFAULT_PUE, check_pue, resolve_intens
 ENV_PREFIX = "NIPYPE_CARBON_"
 #: baseline power reported apart, or shared among the nodes running
 IDLE_MODES = ("separate", "shared")
+#: accepted range of each number, with its unit and what the bounds stand for
+RANGES: dict[str, tuple[float, float, str]] = {
+    "pue": (1.0, 3.0, ""),
+    "intensity_g_per_kwh": (0.0, 2000.0, " g/kWh"),
+    "sample_interval_s": (0.01, 3600.0, " s"),
+    "baseline_window_s": (0.0, 60.0, " s"),
+    "cpu_baseline_w": (0.0, 5000.0, " W for all packages"),
+    "cpu_tdp_w": (1.0, 1000.0, " W per package"),
+    "cpu_idle_fraction": (0.0, 1.0, ""),
+    "memory_w_per_gb": (0.0, 1.0, " W/GB"),
+    "gpu_w": (1.0, 2000.0, " W per GPU"),
+}
+#: environment variables of ours that are not settings (the test suite's local SLURM)
+ENV_NOT_SETTINGS = ("NIPYPE_CARBON_SLURM",)
+#: base-plugin keys close to a setting's name that are not misspellings of it
+ENGINE_KEYS = frozenset({"n_gpus", "gpu", "n_gpu_procs", "gpu_procs"})
+
+
+def check_number(key: str, value: object, limits: str | None = None) -> float:
+    """``value`` as a finite number within the range of ``limits`` (default ``key``).
+
+    Examples
+    --------
+    >>> check_number("pue", "1.4")
+    1.4
+    >>> check_number("pue", True)
+    Traceback (most recent call last):
+    ...
+    nipype_carbon.record.settings.SettingsError: pue must be a number, got True
+    """
+    if isinstance(value, bool):
+        raise SettingsError(f"{key} must be a number, got {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key} must be a number, got {value!r}") from None
+    low, high, unit = RANGES[limits or key]
+    if not (math.isfinite(number) and low <= number <= high):
+        raise SettingsError(
+            f"{key} must be between {_shown(low)} and {_shown(high)}{unit}, got {value!r}"
+        )
+    return number
+
+
+def _shown(bound: float) -> str:
+    return f"{bound:,g}" if bound >= 10 else str(bound)
+
+
+def did_you_mean(key: str, names: tuple[str, ...]) -> str | None:
+    """The setting a misspelt ``key`` most likely means (case-insensitive), or None."""
+    wanted = key.lower().replace("-", "_")
+    if wanted in names:
+        return wanted
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.8)
+    if close:
+        return close[0]
+    longer = [n for n in names if len(wanted) >= 4 and n.startswith(wanted + "_")]
+    return longer[0] if longer else None
+
+
+def check_carbon_dir(path: str | os.PathLike[str]) -> None:
+    """Refuse a carbon directory that cannot be created or written, naming the fix."""
+    target = Path(path).expanduser()
+    probe = target
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise SettingsError(
+            f"carbon_dir {target}: {probe} is a file, not a directory: "
+            "move it away or choose another carbon_dir"
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        problem = (
+            "is not writable" if probe == target else f"cannot be created: {probe} is not writable"
+        )
+        raise SettingsError(
+            f"carbon_dir {target} {problem}: choose a writable carbon_dir "
+            "(plugin_args carbon_dir=... or NIPYPE_CARBON_CARBON_DIR)"
+        )
 
 
 class SettingsError(ValueError):
@@ -92,6 +181,7 @@ class CarbonSettings:
             raise SettingsError(
                 f"unknown carbon setting(s) {sorted(unknown)}; known: {', '.join(cls.names())}"
             )
+        check_environment(env, cls.names())
         given: dict[str, Any] = {}
         for key in cls.names():
             if key in values and values[key] is not None:
@@ -106,8 +196,17 @@ class CarbonSettings:
     ) -> tuple[CarbonSettings, dict[str, Any]]:
         """Take the carbon settings out of ``plugin_args``; return them and the rest."""
         plugin_args = dict(plugin_args or {})
+        for key in plugin_args:
+            meant = (
+                None if key in cls.names() or key in ENGINE_KEYS else did_you_mean(key, cls.names())
+            )
+            if meant is not None:
+                raise SettingsError(f"unknown carbon setting {key!r}: did you mean {meant!r}?")
         ours = {k: plugin_args.pop(k) for k in cls.names() if k in plugin_args}
-        return cls.from_mapping(ours, env), plugin_args
+        settings = cls.from_mapping(ours, env)
+        if settings.carbon_dir:
+            check_carbon_dir(settings.carbon_dir)
+        return settings, plugin_args
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,6 +214,13 @@ class CarbonSettings:
         return data
 
     def _validate(self) -> None:
+        for key in _FLOATS:
+            value = getattr(self, key)
+            if value is not None:
+                check_number(key, value)
+        for gpu in self.gpus:
+            if "=" in gpu:
+                check_number(f"gpus {gpu!r}: watts", gpu.split("=", 1)[1].strip(), "gpu_w")
         try:
             check_pue(self.pue)
             grid = resolve_intensity(self.region, self.intensity_g_per_kwh)
@@ -124,22 +230,23 @@ class CarbonSettings:
             object.__setattr__(self, "region", grid.region)
         if self.idle not in IDLE_MODES:
             raise SettingsError(f"idle must be one of {IDLE_MODES}, got {self.idle!r}")
-        if not 0 <= self.baseline_window_s <= 60:
-            raise SettingsError(
-                f"baseline_window_s must be between 0 and 60 s, got {self.baseline_window_s}"
-            )
-        if not 0.01 <= self.sample_interval_s <= 3600:
-            raise SettingsError(
-                f"sample_interval_s must be between 0.01 and 3600 s, got {self.sample_interval_s}"
-            )
-        for key in ("cpu_tdp_w", "memory_w_per_gb", "cpu_baseline_w"):
-            value = getattr(self, key)
-            if value is not None and value < 0:
-                raise SettingsError(f"{key} must be >= 0, got {value}")
-        if not 0 <= self.cpu_idle_fraction <= 1:
-            raise SettingsError(
-                f"cpu_idle_fraction must be in [0, 1], got {self.cpu_idle_fraction}"
-            )
+
+
+def check_environment(env: Mapping[str, str], names: tuple[str, ...]) -> None:
+    """Refuse a ``NIPYPE_CARBON_*`` variable that names no setting (a typo), with a did-you-mean."""
+    for variable in env:
+        if not variable.startswith(ENV_PREFIX) or variable.startswith(ENV_NOT_SETTINGS):
+            continue
+        key = variable[len(ENV_PREFIX) :]
+        if key.lower() in names and key == key.upper():
+            continue
+        meant = did_you_mean(key, names)
+        hint = (
+            f": did you mean {ENV_PREFIX + meant.upper()}?"
+            if meant
+            else (f"; settings: {', '.join(ENV_PREFIX + n.upper() for n in names)}")
+        )
+        raise SettingsError(f"unknown environment variable {variable}{hint}")
 
 
 _FLOATS = (
@@ -158,10 +265,7 @@ def _coerce(given: dict[str, Any]) -> dict[str, Any]:
     out = dict(given)
     for key in _FLOATS:
         if key in out:
-            try:
-                out[key] = float(out[key])
-            except (TypeError, ValueError):
-                raise SettingsError(f"{key} must be a number, got {out[key]!r}") from None
+            out[key] = check_number(key, out[key])
     if "exclusive_host" in out:
         out["exclusive_host"] = _boolean("exclusive_host", out["exclusive_host"])
     if "gpus" in out:

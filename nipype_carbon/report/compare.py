@@ -33,6 +33,7 @@ def runs_frame(reports: dict[str, Report]) -> pd.DataFrame:
             "cpu_s": r.totals["cpu_s"],
             "wall_time_s": r.totals["wall_time_s"],
             "nodes": r.totals["nodes"],
+            "status": r.totals["run_status"],
         }
         for label, r in reports.items()
     ]
@@ -107,8 +108,30 @@ def differences(reports: dict[str, Report]) -> list[str]:
     return notes
 
 
-def verdict(reports: dict[str, Report]) -> str:
-    """One line: which run used the least energy, and by how much."""
+def incomplete(reports: dict[str, Report]) -> list[str]:
+    """One line per run that did not complete (interrupted or failed)."""
+    return [
+        f"{label}: run {r.totals['run_status_text']}"
+        for label, r in reports.items()
+        if r.totals["run_status"] != "complete"
+    ]
+
+
+def verdict(reports: dict[str, Report], allow_incomplete: bool = False) -> str:
+    """One line: which run used the least energy, and by how much.
+
+    Only complete runs are weighed, unless ``allow_incomplete``: an interrupted
+    or failed run used less energy because it did less work.
+    """
+    if not allow_incomplete:
+        left_out = [k for k, r in reports.items() if r.totals["run_status"] != "complete"]
+        reports = {k: r for k, r in reports.items() if k not in left_out}
+        if len(reports) < 2:
+            return (
+                f"No verdict: {', '.join(left_out)} did not complete, and an incomplete run "
+                "used less energy only because it did less work (--allow-incomplete to weigh "
+                "it anyway)."
+            )
     totals = {label: r.totals["energy_j"] for label, r in reports.items()}
     best = min(totals, key=lambda k: totals[k])
     worst = max(totals, key=lambda k: totals[k])

@@ -4,11 +4,20 @@ Every renderer has the same interface, ``render(report, **options) -> str | byte
 CSV and JSON follow the contracts in the user guide (columns ``node, interface,
 status, start, end, duration_s, cpu_s, energy_j, energy_cpu_j, energy_dram_j,
 energy_gpu_j, energy_idle_j, emissions_g, method``; JSON ``{"totals", "nodes"}``).
+
+What a run's names can hold is made harmless in each format: a CSV cell that a
+spreadsheet would read as a formula starts with ``'``; Markdown cells escape
+HTML and line breaks; the console shows control characters as ``?``; JSON is
+strict (a non-finite number is written ``null`` and named in
+``totals.non_finite``). Every format says the run's status (complete, failed,
+interrupted) first.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,18 +27,42 @@ import pandas as pd
 from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
 from nipype_carbon.report.methods import methods_paragraph
 from nipype_carbon.report.model import Report
-from nipype_carbon.report.units import emissions, energy, percent
+from nipype_carbon.report.units import csv_cell, emissions, energy, percent, printable
 
 Renderer = Callable[..., "str | bytes"]
 
 
 def render_csv(report: Report, **_: Any) -> str:
-    return str(report.nodes.to_csv(index=False))
+    """The node table; a cell that starts like a formula (``=``, ``+``, ``-``, ``@``) gets ``'``."""
+    return str(report.nodes.map(csv_cell).to_csv(index=False))
 
 
 def render_json(report: Report, **_: Any) -> str:
-    nodes = json.loads(report.nodes.to_json(orient="records", double_precision=15))
-    return json.dumps({"totals": report.totals, "nodes": nodes}, indent=1, default=str)
+    """Strict JSON: a non-finite number becomes ``null`` and is listed in ``totals.non_finite``."""
+    frame = report.nodes
+    nodes = json.loads(frame.to_json(orient="records", double_precision=15))
+    found = [  # written null by pandas; named here
+        f"nodes[{i}].{column}"
+        for column in frame.select_dtypes("number").columns
+        for i, value in enumerate(frame[column])
+        if not math.isfinite(value)
+    ]
+    data = _finite({"totals": report.totals, "nodes": nodes}, "", found)
+    if found:
+        data["totals"]["non_finite"] = found
+    return json.dumps(data, indent=1, default=str, allow_nan=False)
+
+
+def _finite(value: Any, where: str, found: list[str]) -> Any:
+    """``value`` with every NaN or infinity replaced by None, their paths added to ``found``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append(where)
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{where}.{k}" if where else str(k), found) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
+    return value
 
 
 def reuse_line(report: Report) -> str:
@@ -81,10 +114,25 @@ def reconciliation_line(report: Report) -> str:
     return line
 
 
+def status_lines(report: Report) -> list[str]:
+    """The run's status, and what is missing from it, one line each."""
+    t = report.totals
+    if t["run_status"] == "complete":
+        head = "Run complete"
+    else:
+        status, text = t["run_status"], t["run_status_text"]
+        head = (
+            f"Run {status.upper()}{text[len(status) :]}: the figures cover only what was "
+            "recorded, not the whole run"
+        )
+    return [head + "".join(f"; {note}" for note in t["run_notes"])]
+
+
 def header_lines(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "no region set: WORLD average" if t["region_is_default"] else grid.region
     lines = [
+        *status_lines(report),
         # energy is what the meters saw; PUE (the building's overhead) scales only the CO2e
         f"Energy {energy(t['energy_j'])} (before PUE), {emissions(t['emissions_g'])} "
         f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]; "
@@ -119,24 +167,35 @@ def render_console(report: Report, top: int = 10, subjects: int | None = None, *
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
             f"{percent(row['share']):>6} (cum {percent(row['cumulative_share']):>6})  "
-            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {row['node']}"
+            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {printable(row['node'])}"
+            + ("" if row["status"] in ("ran", "cached") else f"  ({row['status']})")
         )
     if not report.nothing_ran:
         lines += ["", "By interface:"]
         for row in report.interfaces().head(top).to_dict("records"):
             lines.append(
                 f"  {energy(row['energy_j']):>9}  {percent(row['share']):>6}  "
-                f"{row['nodes']:4d} node(s)  {row['interface']}"
+                f"{row['nodes']:4d} node(s)  {printable(row['interface'])}"
             )
     *advice, elsewhere = advice_lines(report)
     lines += ["", "Advice:", *(f"  - {a}" for a in advice), "", elsewhere]
     if subjects:
         lines += ["", projection(report, subjects)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def md_cell(value: Any) -> str:
+    r"""A Markdown table cell: HTML escaped, ``|`` escaped, line breaks as spaces.
+
+    >>> md_cell("<script>a|b\nc")
+    '&lt;script&gt;a\\|b c'
+    """
+    text = html.escape(str(value), quote=False).replace("|", "\\|")
+    return " ".join(text.splitlines()) if text else text
 
 
 def _md_table(frame: pd.DataFrame) -> str:
-    cells = frame.astype(str).map(lambda v: v.replace("|", "\\|"))
+    cells = frame.map(md_cell)
     head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
     return head + "".join("| " + " | ".join(row) + " |\n" for row in cells.itertuples(index=False))
 
@@ -151,6 +210,7 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
             "share": nodes["share"].map(percent),
             "cumulative": nodes["cumulative_share"].map(percent),
             "method": nodes["method"],
+            "status": nodes["status"],
         }
     )
     ifaces = report.interfaces().head(top)
@@ -165,7 +225,7 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
     parts = [
         "# nipype-carbon report",
         "",
-        *(f"- {line}" for line in header_lines(report)),
+        *(f"- {md_cell(line)}" for line in header_lines(report)),
         "",
         "## Hottest nodes",
         "",
@@ -175,7 +235,7 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
         _md_table(itable) if not report.nothing_ran else "None: nothing ran (see above).\n",
         "## Advice",
         "",
-        *(f"- {a}" for a in advice_lines(report)),
+        *(f"- {md_cell(a)}" for a in advice_lines(report)),
         "",
         "## Methods",
         "",

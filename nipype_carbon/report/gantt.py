@@ -53,7 +53,7 @@ def merge_bars(frame: pd.DataFrame, label: str, tolerance_s: float) -> list[Bar]
         start, end, grams, joules = (
             float(row[k]) for k in ("start", "end", "emissions_g", "energy_j")
         )
-        failed = row["status"] == "failed"
+        failed = row["status"] in ("failed", "killed")
         last = bars[-1] if bars else None
         if last is not None and start <= last.end + tolerance_s:
             last.end = max(last.end, end)

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -79,9 +80,20 @@ def dot_string(text: str) -> str:
     """A double-quoted DOT string for a tooltip, a backslash shown as ⧵.
 
     Graphviz unescapes tooltips twice over, differently across versions; no
-    escape of a backslash is safe, so none is left in.
+    escape of a backslash is safe, so none is left in. A character beyond the
+    Basic Multilingual Plane (an emoji) stays a character: graphviz 2.x writes
+    its numeric entity in a quoted string as invalid UTF-8.
     """
-    return '"' + html_text(text.replace("\\", "\u29f5")) + '"'
+    escaped = html_text(text.replace("\\", "\u29f5"))
+    return '"' + _ENTITY.sub(_astral_as_character, escaped) + '"'
+
+
+_ENTITY = re.compile(r"&#([0-9]{5,7});")
+
+
+def _astral_as_character(match: re.Match[str]) -> str:
+    code = int(match.group(1))
+    return chr(code) if 0x10000 <= code <= 0x10FFFF else match.group(0)
 
 
 # -- DOT ----------------------------------------------------------------------
@@ -151,11 +163,15 @@ def _defaults(report: Report) -> list[str]:
         f"{format_energy(totals['energy_j'])} in all ({report.how_obtained()}), "
         f"{format_emissions(totals['emissions_g'])} CO2e"
     )
-    where = f"{grid.region} {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}" + (
-        " (region unknown: world average)" if grid.is_default else ""
+    where = html_text(
+        f"{grid.region} {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}"
+        + (" (region unknown: world average)" if grid.is_default else "")
     )
     workflow = str(report.session.metadata.get("workflow", "workflow"))
-    title = f"<B>{html_text(workflow)}</B>: {html_text(summary)}<BR/>{html_text(where)}"
+    status = totals["run_status"]
+    if status != "complete":
+        where += f"<BR/><B>run {html_text(totals['run_status_text'])}</B>: partial figures"
+    title = f"<B>{html_text(workflow)}</B>: {html_text(summary)}<BR/>{where}"
     return [
         f'  graph [fontname="Helvetica", fontsize=12, labelloc=t, newrank=true, nodesep=0.2, '
         f"ranksep=0.35, label=<{title}>];",
@@ -288,7 +304,7 @@ def render_graph(
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    text = graph_dot(report, collapse, label, max_nodes).encode("ascii")
+    text = graph_dot(report, collapse, label, max_nodes).encode("utf-8")
     if fmt == "dot":
         return text
     binary = shutil.which(dot_binary)

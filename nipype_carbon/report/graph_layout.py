@@ -40,7 +40,9 @@ class Unit:
 
     @property
     def failed(self) -> bool:
-        return self.statuses["failed"] > 0 or self.container_status == "failed"
+        """Failed, or killed mid-node: drawn with the failure's red border."""
+        broken = self.statuses["failed"] + self.statuses["killed"]
+        return broken > 0 or self.container_status in ("failed", "killed")
 
     @property
     def cached(self) -> bool:

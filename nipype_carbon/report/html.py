@@ -138,6 +138,18 @@ def _methods_note(methods: list[str]) -> str:
     )
 
 
+def _status_note(report: Report) -> str:
+    """The run's status: a line when complete, an alert when it is not."""
+    t = report.totals
+    notes = "".join(f"; {escape(n)}" for n in t["run_notes"])
+    if t["run_status"] == "complete":
+        return f'<p class="sub" id="nc-run-status">Run complete{notes}.</p>'
+    return (
+        f'<p class="alert" id="nc-run-status"><b>Run {escape(t["run_status_text"])}.</b> '
+        f"The figures cover only what was recorded, not the whole run{notes}.</p>"
+    )
+
+
 def _region_note(is_default: bool) -> str:
     if not is_default:
         return ""
@@ -184,7 +196,8 @@ def header(report: Report) -> str:
     return (
         f'<header><h1>Energy and carbon: {name}</h1><p class="sub">{run} run, session '
         f"created {created}; nipype-carbon {version}</p></header>"
-        f'<section class="cards" id="nc-totals">{"".join(_cards(report))}</section>'
+        + _status_note(report)
+        + f'<section class="cards" id="nc-totals">{"".join(_cards(report))}</section>'
         + _region_note(bool(report.totals["region_is_default"]))
         + _methods_note(report.totals["methods"])
         + (f'<p class="alert" id="nc-nothing-ran">{escape(reuse_line(report))}</p>'

@@ -42,7 +42,7 @@ SCRIPT = """(function () {
     var cell = function (v) {
       var text = v === null ? "" : String(v);
       // names are the user's: keep a spreadsheet from reading one as a formula
-      if (typeof v === "string" && /^[=+\\-@]/.test(text)) { text = "'" + text; }
+      if (typeof v === "string" && /^[=+\\-@\\t\\r]/.test(text)) { text = "'" + text; }
       return /[",\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
     };
     document.getElementById("nc-csv").addEventListener("click", function () {

@@ -233,7 +233,11 @@ def totals(report: Report) -> dict[str, Any]:
             unattributed[key] = unattributed.get(key, 0.0) + value
     nodes = report.nodes
     starts, ends = nodes["start"], nodes["end"]
+    session = report.session
     return {
+        "run_status": session.status,
+        "run_status_text": session.status_text(),
+        "run_notes": session.problems(),
         # the run's energy: the host's less other processes; the nodes' energy_j add up to it
         "energy_j": energy_j,
         "host_energy_j": result.energy_j,

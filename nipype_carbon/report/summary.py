@@ -22,7 +22,7 @@ from typing import Any
 from nipype_carbon.report.formats import header_lines
 from nipype_carbon.report.hotspots import top_nodes
 from nipype_carbon.report.model import Report, build_report
-from nipype_carbon.report.units import emissions, energy
+from nipype_carbon.report.units import emissions, energy, printable
 
 
 def summary_text(report: Report, top: int = 5) -> str:
@@ -33,7 +33,7 @@ def summary_text(report: Report, top: int = 5) -> str:
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
             f"cpu {row['cpu_s']:8.2f} s  [{row['method']}]  {row['node']}"
         )
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def log_run_summary(session: Any, logger: logging.Logger) -> None:

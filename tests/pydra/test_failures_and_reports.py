@@ -82,7 +82,9 @@ def test_a_split_task_is_named_as_pydra_names_it(pydra_carbon_dir: Path) -> None
 
 def test_summary_of_a_pydra_session(pydra_carbon_dir: Path) -> None:
     text = summary_text(build_report(load_session(pydra_carbon_dir)))
-    assert "KnownCosts.burn_a" in text and text.splitlines()[1].startswith("Energy ")
+    lines = text.splitlines()
+    assert "KnownCosts.burn_a" in text and lines[1] == "Run complete"
+    assert lines[2].startswith("Energy ")
 
 
 def test_cli_report_renders_a_pydra_session(

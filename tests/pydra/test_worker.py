@@ -175,14 +175,13 @@ def test_found_by_name_and_keeps_the_base_workers_ways() -> None:
     copy.close()
 
 
-def test_metering_failure_never_fails_the_workflow(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_an_unusable_carbon_dir_is_refused_before_any_task(tmp_path: Path) -> None:
+    """Issue 9: not a run left unmetered with a warning, but one line naming the fix."""
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the carbon directory should be")
-    result = run(tmp_path, Burn().split(seconds=[0.1, 0.1]), carbon_dir=blocked / "carbon")
-    assert result.outputs.out == [0.1, 0.1]
-    assert caplog.text.count("run not metered") == 1  # said once, not once per task
+    with pytest.raises(SettingsError, match="is a file, not a directory"):
+        run(tmp_path, Burn().split(seconds=[0.1, 0.1]), carbon_dir=blocked / "carbon")
+    assert list(tmp_path.rglob("_result.pklz")) == []  # no task ran
 
 
 def test_adapter_imports_no_nipype() -> None:

@@ -1,0 +1,141 @@
+"""Which run a path means: session files in a carbon directory, newest by recorded start.
+
+A carbon directory holds one session file per run (``session-<stamp>-<pid>.jsonl``).
+"The" run of a directory is the one that started last, by the start time its
+header records (not the file's modification time, which ``collect`` changes).
+A folder that is not a carbon directory (a workflow's ``base_dir``) is searched
+for carbon directories below it.
+
+Examples
+--------
+>>> import tempfile
+>>> choose_run(tempfile.mkdtemp())
+Traceback (most recent call last):
+...
+nipype_carbon.record.runs.SessionError: no session*.jsonl in ... nor in a carbon directory ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: how deep below a folder carbon directories are looked for (base_dir/work/<wf>/carbon)
+SEARCH_DEPTH = 4
+
+
+class SessionError(Exception):
+    """A session that cannot be read; the message says what to do."""
+
+
+def recorded_start(path: Path) -> float:
+    """The start time a session's header records (its file time if it records none)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            header = json.loads(handle.readline(1_000_000))
+        start = header.get("metadata", {}).get("start") or header.get("created")
+        if isinstance(start, (int, float)) and not isinstance(start, bool):
+            return float(start)
+    except (OSError, ValueError, AttributeError, RecursionError):
+        pass
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def session_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Session files in a carbon directory, oldest run first (by recorded start time)."""
+    found = [p for p in Path(directory).glob("session*.jsonl") if p.is_file()]
+    return sorted(found, key=lambda p: (recorded_start(p), p.name))
+
+
+def new_session_path(directory: str | os.PathLike[str]) -> Path:
+    """A fresh, sortable session file name for a new run in a carbon directory.
+
+    Two runs started in the same second by one process get ``~2``, ``~3``, ...;
+    the name is only taken when the file is created exclusively
+    (:meth:`~nipype_carbon.record.session.Session.create` with ``exclusive``).
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime())
+    path = Path(directory) / f"session-{stamp}-{os.getpid()}.jsonl"
+    number = 1
+    while path.exists() or path.with_suffix(".spool").exists():
+        number += 1
+        path = path.with_name(f"session-{stamp}-{os.getpid()}~{number}.jsonl")
+    return path
+
+
+def carbon_dirs_below(folder: Path, depth: int = SEARCH_DEPTH) -> list[Path]:
+    """Folders below ``folder`` (at most ``depth`` levels) that hold session files."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        level = len(Path(root).relative_to(folder).parts)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(".spool"))
+        if level >= depth:
+            dirs[:] = []
+        if level and any(f.startswith("session") and f.endswith(".jsonl") for f in files):
+            found.append(Path(root))
+            dirs[:] = []
+    return found
+
+
+@dataclass
+class RunChoice:
+    """The session file a path means, and what else was there."""
+
+    path: Path
+    others: list[Path] = field(default_factory=list)
+    found_below: Path | None = None
+
+    def note(self) -> str | None:
+        """One line saying which run was chosen, when there was a choice."""
+        parts = []
+        if self.found_below is not None:
+            parts.append(f"carbon directory {self.found_below}")
+        if self.others:
+            names = ", ".join(f"{p.name} ({_when(p)})" for p in reversed(self.others[-5:]))
+            more = ", ..." if len(self.others) > 5 else ""
+            parts.append(
+                f"run of {_when(self.path)} ({self.path.name}); {len(self.others)} other "
+                f"run(s) in {self.path.parent}: {names}{more}"
+            )
+        return "; ".join(parts) or None
+
+
+def _when(path: Path) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(recorded_start(path)))
+
+
+def choose_run(path: str | os.PathLike[str]) -> RunChoice:
+    """The session file a path means: itself, a carbon directory's newest run, or one below."""
+    target = Path(path)
+    if target.is_dir():
+        found = session_files(target)
+        if found:
+            return RunChoice(found[-1], found[:-1])
+        below = carbon_dirs_below(target)
+        if len(below) == 1:
+            choice = choose_run(below[0])
+            choice.found_below = below[0]
+            return choice
+        if below:
+            listed = ", ".join(str(d) for d in below[:10])
+            raise SessionError(
+                f"{len(below)} carbon directories below {target}: give one of {listed}"
+            )
+        raise SessionError(
+            f"no session*.jsonl in {target} nor in a carbon directory below it: "
+            "give the run's carbon directory (default <base_dir>/<workflow>/carbon)"
+        )
+    if not target.exists():
+        raise SessionError(f"no such session file or directory: {target}")
+    return RunChoice(target)
+
+
+def resolve_session_path(path: str | os.PathLike[str]) -> Path:
+    """The session file for a path that is a session file or a carbon directory (newest run)."""
+    return choose_run(path).path
