@@ -202,7 +202,8 @@ def test_console_says_energy_is_before_pue(run: Path, capsys: pytest.CaptureFixt
     headers = {}
     for pue in ("1", "1.5"):
         assert main(["report", str(run), "--pue", pue, "--region", "FR"]) == 0
-        headers[pue] = capsys.readouterr().out.splitlines()[0]
+        out = capsys.readouterr().out.splitlines()
+        headers[pue] = next(line for line in out if line.startswith("Energy "))
     assert all("(before PUE)" in line for line in headers.values())
     energy_of = {pue: line.split(" (before PUE)")[0] for pue, line in headers.items()}
     assert energy_of["1"] == energy_of["1.5"]
