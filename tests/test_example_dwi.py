@@ -120,16 +120,27 @@ def test_the_example_run_keeps_the_contracts(summary):
     import pandas as pd
 
     from nipype_carbon.report import build_report
-    from nipype_carbon.report.formats import render_json
+    from nipype_carbon.report.formats import render_console, render_json
 
     carbon = Path(summary["base"]) / "work" / "dwi_carbon_example" / "carbon"
     report = build_report(carbon, region="GB")
     data = json.loads(render_json(report))
     totals, nodes = data["totals"], data["nodes"]
     assert list(pd.DataFrame(nodes).columns[: len(CONTRACT)]) == CONTRACT
-    assert sum(n["energy_j"] for n in nodes) + totals["unattributed_energy_j"] == pytest.approx(
-        totals["energy_j"]
-    )
+    # the reconciliation: node full costs (engine included) make up the run's energy, whose
+    # parts add up to it; the host's meters read that plus what other processes spent
+    assert sum(n["energy_j"] for n in nodes) == pytest.approx(totals["energy_j"])
+    parts = totals["reconciliation_j"]
+    shown = ("nodes_j", "engine_j", "baseline_j", "unclaimed_memory_j")
+    assert sum(parts[k] for k in shown) == pytest.approx(totals["energy_j"])
+    assert totals["host_energy_j"] == pytest.approx(totals["energy_j"] + parts["other_processes_j"])
+    assert all(parts[k] >= 0 for k in (*shown, "other_processes_j"))
+    # the scheduler is engine overhead, not a hottest node; modelled energy is called modelled
+    console = render_console(report)
+    hottest = console.split("Hottest nodes")[1].split("By interface")[0]
+    assert "(scheduler)" not in hottest and "engine overhead" in console
+    energy_line = next(line for line in console.splitlines() if line.startswith("Energy "))
+    assert energy_line.endswith("modelled") or totals["methods"] != ["model"]
     names = {n["node"] for n in nodes}
     assert {"dwi_carbon_example.diffusion.denoise_mrtrix",
             "dwi_carbon_example.diffusion.denoise_dipy"} <= names  # fmt: skip
