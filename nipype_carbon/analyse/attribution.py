@@ -30,7 +30,7 @@ by at least 20 points (CPU domains only); else the lowest interval power seen
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,6 +90,8 @@ class HostEnergy:
     duration_s: float = 0.0
     wraps: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: measured domains modelled for part of the run (a meter dropped): last reading, energy
+    stood_in: dict[str, dict[str, float]] = field(default_factory=dict)
     #: the merged samples the split was made on (for charts of power over time)
     timeline: HostTimeline | None = field(default=None, repr=False, compare=False)
 
@@ -169,7 +171,7 @@ def _attribute_host(
 ) -> HostEnergy:
     domains = host_domains(host)
     measurements = [r.measurement for r in records if r.measurement]
-    raw = build_timeline(host.name, measurements, domains)
+    raw = build_timeline(host.name, measurements, domains, _model_stand_in(host, domains))
     baselines = {
         name: _baseline(host, raw, name, calibrated_w)
         for name, domain in raw.domains.items()
@@ -177,6 +179,11 @@ def _attribute_host(
     }
     timeline = resample(raw, SPLIT_BIN_S)
     result = HostEnergy(host.name, wraps=timeline.wraps, timeline=timeline)
+    for name, (last_t, modelled_j) in raw.stood_in.items():
+        result.stood_in[name] = {"last_reading": last_t, "modelled_j": modelled_j}
+        result.warnings.append(
+            f"{name} could not be read for part of the run: {modelled_j:.3g} J modelled instead"
+        )
     if timeline.long_gaps:
         result.warnings.append(
             f"{timeline.long_gaps} interval(s) long enough for a counter to wrap unseen"
@@ -398,6 +405,37 @@ def _baseline(
     return estimate_baseline_power(
         timeline, name, host.info.get("logical_cpus", 1), _rated_idle_w(host, timeline, name)
     )
+
+
+def _model_stand_in(
+    host: HostRecord, domains: list[Domain]
+) -> Callable[[Domain, np.ndarray, np.ndarray], np.ndarray] | None:
+    """The model's energy per interval for a measured domain no process could read.
+
+    CPU: the model's idle power plus its joules per busy CPU-second, shared
+    among the host's CPU domains; memory: the model's memory power; GPU: none.
+    """
+    details = next(
+        (m.get("details", {}) for m in host.meters.get("meters", []) if m.get("kind") == "model"),
+        None,
+    )
+    if not details:
+        return None
+    share = {
+        c: max(sum(d.component == c for d in domains if d.method != "model"), 1) for c in COMPONENTS
+    }
+
+    def stand_in(domain: Domain, dt: np.ndarray, dbusy: np.ndarray) -> np.ndarray:
+        n = share[domain.component]
+        if domain.component == "cpu":
+            idle_w = float(details.get("cpu_idle_power_w", 0.0))
+            k = float(details.get("joules_per_busy_cpu_s", 0.0))
+            return (idle_w * dt + k * dbusy) / n
+        if domain.component == "dram":
+            return float(details.get("dram_power_w", 0.0)) * dt / n
+        return np.zeros_like(dt)
+
+    return stand_in
 
 
 def _rated_idle_w(host: HostRecord, timeline: HostTimeline, name: str) -> float | None:

@@ -12,6 +12,7 @@ one timeline and differenced once. Energy per interval comes from:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class HostTimeline:
     energy_j: dict[str, np.ndarray]  # per domain, one value per interval
     wraps: int = 0
     long_gaps: int = 0
+    #: per measured domain that no process could read for part of the run: when it was last
+    #: read, and the energy modelled for the intervals after (or before) its readings
+    stood_in: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def dt(self) -> np.ndarray:
@@ -50,6 +54,18 @@ class HostTimeline:
     @property
     def dbusy(self) -> np.ndarray:
         return np.clip(np.diff(self.busy_cpu_s), 0.0, None)
+
+
+def _unread_intervals(raw: np.ndarray) -> np.ndarray:
+    """Intervals before a domain's first reading or after its last (no reading bounds them)."""
+    read = np.flatnonzero(~np.isnan(raw))
+    unread = np.zeros(max(len(raw) - 1, 0), dtype=bool)
+    if not len(read):
+        unread[:] = True
+        return unread
+    unread[: read[0]] = True
+    unread[read[-1] :] = True
+    return unread
 
 
 def _fill(t: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -93,9 +109,18 @@ def power_energy(t: np.ndarray, power_w: np.ndarray) -> np.ndarray:
 
 
 def build_timeline(
-    host: str, measurements: list[dict[str, Any]], domains: list[Domain]
+    host: str,
+    measurements: list[dict[str, Any]],
+    domains: list[Domain],
+    stand_in: Callable[[Domain, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> HostTimeline:
-    """Merge the samples of every measurement of one host and difference them once."""
+    """Merge the samples of every measurement of one host and difference them once.
+
+    ``stand_in(domain, dt, dbusy)`` models a measured domain's energy per
+    interval: it fills the intervals no process could read the domain in (before
+    its first reading or after its last: a meter dropped mid-run), and the
+    energy so modelled is kept in ``stood_in_j``.
+    """
     by_name = {d.name: d for d in domains}
     t_parts, busy_parts = [], []
     value_parts: dict[str, list[np.ndarray]] = {name: [] for name in by_name}
@@ -112,15 +137,24 @@ def build_timeline(
     t = t[order]
     busy = np.maximum.accumulate(np.concatenate(busy_parts)[order]) if len(t) else t
     energy: dict[str, np.ndarray] = {}
+    stood_in: dict[str, tuple[float, float]] = {}
     wraps = 0
     for name, domain in by_name.items():
-        values = _fill(t, np.concatenate(value_parts[name])[order]) if len(t) else t
+        raw = np.concatenate(value_parts[name])[order] if len(t) else t
+        values = _fill(t, raw) if len(t) else t
         if domain.kind == "counter":
             energy[name], n_wraps = counter_energy(values, domain.wrap_j)
             wraps += n_wraps
         else:
             energy[name] = power_energy(t, values)
-    timeline = HostTimeline(host, t, busy, by_name, energy, wraps)
+        unread = _unread_intervals(raw)
+        if stand_in is not None and domain.method != "model" and unread.any():
+            modelled = stand_in(domain, np.diff(t), np.clip(np.diff(busy), 0.0, None))
+            energy[name] = np.where(unread, modelled, energy[name])
+            read_at = t[~np.isnan(raw)]
+            last = float(read_at[-1]) if len(read_at) else float(t[0])
+            stood_in[name] = (last, float(modelled[unread].sum()))
+    timeline = HostTimeline(host, t, busy, by_name, energy, wraps, stood_in=stood_in)
     timeline.long_gaps = _long_gaps(timeline)
     return timeline
 
@@ -144,7 +178,14 @@ def resample(timeline: HostTimeline, width_s: float) -> HostTimeline:
     }
     busy = np.interp(edges, t, timeline.busy_cpu_s)
     return HostTimeline(
-        timeline.host, edges, busy, timeline.domains, energy, timeline.wraps, timeline.long_gaps
+        timeline.host,
+        edges,
+        busy,
+        timeline.domains,
+        energy,
+        timeline.wraps,
+        timeline.long_gaps,
+        timeline.stood_in,
     )
 
 

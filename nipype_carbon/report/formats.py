@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,11 +129,32 @@ def status_lines(report: Report) -> list[str]:
     return [head + "".join(f"; {note}" for note in t["run_notes"])]
 
 
+def fault_lines(report: Report) -> list[str]:
+    """One line per meter dropped during the run, and the energy modelled in its place."""
+    t = report.totals
+    lines = []
+    for fault in t["meter_faults"]:
+        when = time.strftime("%H:%M:%S", time.localtime(fault["t"])) if fault["t"] else "?"
+        lines.append(
+            f"Meter fault: {fault['meter']} on {fault['host']} dropped at {when} in "
+            f"{fault['records']} record(s): {fault['reason']}"
+        )
+    modelled = t["modelled_after_fault_j"]
+    if modelled > 0:
+        share = percent(modelled / t["energy_j"]) if t["energy_j"] > 0 else "-"
+        lines.append(
+            f"{energy(modelled)} ({share} of the run's energy) modelled where no meter could be "
+            "read"
+        )
+    return lines
+
+
 def header_lines(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "no region set: WORLD average" if t["region_is_default"] else grid.region
     lines = [
         *status_lines(report),
+        *fault_lines(report),
         # energy is what the meters saw; PUE (the building's overhead) scales only the CO2e
         f"Energy {energy(t['energy_j'])} (before PUE), {emissions(t['emissions_g'])} "
         f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]; "

@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from nipype_carbon.report.equivalents import CAR_EU_G_PER_KM
-from nipype_carbon.report.formats import reuse_line
+from nipype_carbon.report.formats import fault_lines, reuse_line
 from nipype_carbon.report.hotspots import advise, top_nodes
 from nipype_carbon.report.html_assets import CSS, SCRIPT
 from nipype_carbon.report.model import Report
@@ -197,6 +197,7 @@ def header(report: Report) -> str:
         f'<header><h1>Energy and carbon: {name}</h1><p class="sub">{run} run, session '
         f"created {created}; nipype-carbon {version}</p></header>"
         + _status_note(report)
+        + "".join(f'<p class="alert nc-fault">{escape(line)}</p>' for line in fault_lines(report))
         + f'<section class="cards" id="nc-totals">{"".join(_cards(report))}</section>'
         + _region_note(bool(report.totals["region_is_default"]))
         + _methods_note(report.totals["methods"])

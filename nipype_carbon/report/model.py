@@ -222,6 +222,29 @@ def interface_frame(nodes: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
+def meter_faults(report: Report) -> list[dict[str, Any]]:
+    """Each meter dropped while the run was measured: where, when first, why, in how many
+    records."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for record in report.session.nodes.values():
+        for fault in (record.measurement or {}).get("faults", []):
+            key = (record.host, str(fault.get("meter")), str(fault.get("reason")))
+            entry = found.setdefault(
+                key,
+                {
+                    "host": key[0],
+                    "meter": key[1],
+                    "reason": key[2],
+                    "t": fault.get("t"),
+                    "records": 0,
+                },
+            )
+            entry["records"] += 1
+            if fault.get("t") is not None and (entry["t"] is None or fault["t"] < entry["t"]):
+                entry["t"] = fault["t"]
+    return sorted(found.values(), key=lambda f: f["t"] or 0.0)
+
+
 def totals(report: Report) -> dict[str, Any]:
     """The JSON contract's totals: the run's and the host's energy, its parts, emissions, grid."""
     result, grid = report.result, report.grid
@@ -235,6 +258,10 @@ def totals(report: Report) -> dict[str, Any]:
     starts, ends = nodes["start"], nodes["end"]
     session = report.session
     return {
+        "meter_faults": meter_faults(report),
+        "modelled_after_fault_j": sum(
+            d["modelled_j"] for h in result.hosts.values() for d in h.stood_in.values()
+        ),
         "run_status": session.status,
         "run_status_text": session.status_text(),
         "run_notes": session.problems(),
