@@ -65,7 +65,7 @@ def quiet_logs() -> None:
     from nipype import config
     from nipype import logging as nipype_logging
 
-    config.set("logging", "workflow_level", "WARNING")
+    config.set("logging", "workflow_level", "ERROR")
     nipype_logging.update_logging(config)
     logging.getLogger("pydra").setLevel(logging.WARNING)
 
