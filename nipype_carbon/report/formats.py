@@ -193,7 +193,7 @@ def render_console(report: Report, top: int = 10, subjects: int | None = None, *
             + ("" if row["status"] in ("ran", "cached") else f"  ({row['status']})")
         )
     if not report.nothing_ran:
-        lines += ["", "By interface:"]
+        lines += ["", "By interface (share of the nodes' energy):"]
         for row in report.interfaces().head(top).to_dict("records"):
             lines.append(
                 f"  {energy(row['energy_j']):>9}  {percent(row['share']):>6}  "

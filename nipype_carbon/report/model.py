@@ -197,7 +197,8 @@ def interface_frame(nodes: pd.DataFrame) -> pd.DataFrame:
         "share",
         "cumulative_share",
     ]
-    nodes = nodes[nodes["kind"] != "mapnode"]  # a MapNode's children carry its work
+    # a MapNode's children carry its work; the scheduler is engine overhead, not an interface
+    nodes = nodes[~nodes["kind"].isin(["mapnode", "orchestration"])]
     if nodes.empty:
         return pd.DataFrame(columns=columns)
     keyed = nodes.assign(
