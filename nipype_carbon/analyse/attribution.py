@@ -135,7 +135,7 @@ def attribute_energy(session: Session, idle: str = "separate") -> AttributionRes
         record = session.hosts.get(host)
         if record is None:
             continue
-        calibrated = session.settings.get("cpu_baseline_w")
+        calibrated = _calibrated_w(session, host)
         exclusive = bool(session.settings.get("exclusive_host", False))
         hosts[host] = _attribute_host(record, records, nodes, idle, calibrated, exclusive)
     return AttributionResult(nodes, hosts, idle)
@@ -166,7 +166,7 @@ def _attribute_host(
     records: list[NodeRecord],
     nodes: dict[str, NodeEnergy],
     idle: str,
-    calibrated_w: float | None = None,
+    calibrated_w: tuple[float, str] | None = None,
     exclusive: bool = False,
 ) -> HostEnergy:
     domains = host_domains(host)
@@ -389,8 +389,22 @@ def _give(
     return float(energy.sum()) - given
 
 
+def _calibrated_w(session: Session, host: str) -> tuple[float, str] | None:
+    """The host's idle CPU power given by the run (``cpu_baseline_w``), else measured on a
+    quiet host by ``nipype-carbon doctor --calibrate`` (kept in the session's metadata)."""
+    given = session.settings.get("cpu_baseline_w")
+    if given is not None:
+        return float(given), "calibrated: cpu_baseline_w setting, measured by the user"
+    kept = (session.metadata.get("calibrations") or {}).get(host) or {}
+    if kept.get("cpu_baseline_w") is not None:
+        return float(kept["cpu_baseline_w"]), (
+            f"calibrated: nipype-carbon doctor --calibrate on a quiet host ({kept.get('measured')})"
+        )
+    return None
+
+
 def _baseline(
-    host: HostRecord, timeline: HostTimeline, name: str, calibrated_w: float | None
+    host: HostRecord, timeline: HostTimeline, name: str, calibrated_w: tuple[float, str] | None
 ) -> tuple[float, str]:
     domain = timeline.domains[name]
     if domain.method == "model" and domain.component == "gpu":
@@ -401,7 +415,7 @@ def _baseline(
         return float(known), how
     cpu = [d for d in timeline.domains.values() if d.component == "cpu"]
     if calibrated_w is not None and domain.component == "cpu":
-        return calibrated_w / len(cpu), "calibrated: cpu_baseline_w setting, measured by the user"
+        return calibrated_w[0] / len(cpu), calibrated_w[1]
     return estimate_baseline_power(
         timeline, name, host.info.get("logical_cpus", 1), _rated_idle_w(host, timeline, name)
     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+from nipype_carbon.measure.calibration import QUIET_UTILISATION, calibrate, save_calibration
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.record.settings import CarbonSettings, SettingsError
@@ -119,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cpu-tdp-w", type=float, help="rated CPU power, overriding the table")
     parser.add_argument("--region", help="grid region to show (ISO code)")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    parser.add_argument(
+        "--calibrate",
+        type=float,
+        metavar="SECONDS",
+        help="measure this quiet host's idle CPU power over SECONDS and keep it for later runs",
+    )
     args = parser.parse_args(argv)
     given = {
         "powercap_root": args.powercap_root,
@@ -129,6 +137,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = CarbonSettings.from_mapping({k: v for k, v in given.items() if v is not None})
     except SettingsError as err:
         parser.exit(2, f"nipype-carbon doctor: {_for_cli(err, args.region)}\n")
+    if args.calibrate is not None:
+        return run_calibration(settings, args.calibrate)
     report = diagnose(settings)
     print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    return 0
+
+
+def run_calibration(settings: CarbonSettings, seconds: float) -> int:
+    """Measure and keep the host's idle CPU power, or say why not (exit 2)."""
+    selection = select_meters(powercap_root=settings.powercap_root)
+    meter = next(
+        (
+            m
+            for m in selection.meters
+            if m.kind != "model"
+            and any(d.component == "cpu" and d.kind == "counter" for d in m.domains())
+        ),
+        None,
+    )
+    if meter is None:
+        print(
+            "nipype-carbon doctor: no CPU energy counter here (the model is used, and its "
+            "baseline is its own assumption): nothing to calibrate"
+        )
+        return 0
+    host = HostInfo.collect()
+    found = calibrate(meter, max(seconds, 1.0), host.logical_cpus)
+    if found.utilisation > QUIET_UTILISATION:
+        print(
+            f"nipype-carbon doctor: the host was {found.utilisation:.0%} busy while calibrating "
+            f"(at most {QUIET_UTILISATION:.0%} is quiet): stop other work and calibrate again",
+            file=sys.stderr,
+        )
+        return 2
+    path = save_calibration(host.name, found)
+    print(
+        f"idle CPU power of {host.name}: {found.cpu_baseline_w:.3g} W, measured by "
+        f"{found.method} over {found.seconds:.3g} s at {found.utilisation:.0%} utilisation; "
+        f"kept in {path}: runs on this host use it as their baseline (a run's own "
+        "cpu_baseline_w wins)"
+    )
     return 0

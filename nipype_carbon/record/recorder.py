@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nipype_carbon.measure.calibration import load_calibrations
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessClock
@@ -136,7 +137,13 @@ class RunRecorder:
 
     def _create_session(self) -> Session:
         """The run's own session file, taken with an exclusive create (never shared)."""
-        metadata = {**self.metadata, "carbon_dir": str(self.carbon_dir), "start": time.time()}
+        metadata = {
+            **self.metadata,
+            "carbon_dir": str(self.carbon_dir),
+            "start": time.time(),
+            # idle CPU power measured on quiet hosts by `nipype-carbon doctor --calibrate`
+            "calibrations": load_calibrations(),
+        }
         for _ in range(1000):
             try:
                 return Session.create(

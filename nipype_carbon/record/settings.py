@@ -51,7 +51,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "gpu_w": (1.0, 2000.0, " W per GPU"),
 }
 #: environment variables of ours that are not settings (the test suite's local SLURM)
-ENV_NOT_SETTINGS = ("NIPYPE_CARBON_SLURM",)
+ENV_NOT_SETTINGS = ("NIPYPE_CARBON_SLURM", "NIPYPE_CARBON_CALIBRATION")
 #: base-plugin keys close to a setting's name that are not misspellings of it
 ENGINE_KEYS = frozenset({"n_gpus", "gpu", "n_gpu_procs", "gpu_procs"})
 

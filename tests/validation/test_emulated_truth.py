@@ -81,3 +81,27 @@ def test_pydra_carbon_worker_gets_the_truth_when_the_host_gets_busy(tmp_path: Pa
 
 def test_pydra_carbon_worker_with_a_calibrated_baseline(tmp_path: Path) -> None:
     check_truth(run_pydra(tmp_path, 0.0, cpu_baseline_w=IDLE_W))
+
+
+def test_doctor_calibrates_a_quiet_host_and_runs_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """doctor --calibrate on the quiet emulated host keeps about 12 W; a later run on a host
+    busy throughout takes it as its baseline (labelled so) and gets the truth."""
+    require_quiet_host()
+    from nipype_carbon.cli.main import main
+    from tests.fakes.powercap import LoadFollowingPowercap
+
+    monkeypatch.setenv("NIPYPE_CARBON_CALIBRATION", str(tmp_path / "calibration.json"))
+    with LoadFollowingPowercap(tmp_path / "cal-powercap", IDLE_W, 9.0):
+        status = main(
+            ["doctor", "--powercap-root", str(tmp_path / "cal-powercap"), "--calibrate", "2"]
+        )
+    out = capsys.readouterr()
+    if status == 2 and "busy while calibrating" in out.err:
+        pytest.skip("the host got busy while calibrating")
+    assert status == 0, out
+    carbon = run_nipype(tmp_path / "run", "CarbonMultiProc", 0.0)
+    found = errors(carbon)
+    assert "baseline (calibrated)" in found, found
+    assert all(abs(e) <= TOLERANCE for e in found.values()), found
