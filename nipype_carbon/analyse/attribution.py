@@ -287,8 +287,10 @@ def _cpu_amounts(
     window = np.ones(RATE_WINDOW_BINS)
     energy = np.convolve(dynamic, window, mode="same")
     busy = np.convolve(dbusy, window, mode="same")
-    overall = float(dynamic.sum() / dbusy.sum()) if dbusy.sum() > 0 else 0.0
-    rate = np.where(busy > 0, energy / np.where(busy > 0, busy, 1.0), overall)
+    # below a nanosecond of CPU there is no rate to speak of (and dividing by it overflows)
+    overall = float(dynamic.sum() / dbusy.sum()) if dbusy.sum() > MIN_BUSY_S else 0.0
+    seen = busy > MIN_BUSY_S
+    rate = np.where(seen, energy / np.where(seen, busy, 1.0), overall)
     return [
         rate[a:b] * _increments(t, s, s.cpu_s, (a, b))
         for s, (a, b) in zip(series, spans, strict=True)
@@ -466,6 +468,8 @@ def _rated_idle_w(host: HostRecord, timeline: HostTimeline, name: str) -> float 
 
 #: width of the bins host energy is split on among nodes (see host_timeline.resample)
 SPLIT_BIN_S = 0.5
+#: busy CPU-seconds below which a bin (or a run) has no J-per-CPU-second rate of its own
+MIN_BUSY_S = 1e-9
 #: bins over which the host's J per busy CPU-second is taken for each bin's CPU split
 RATE_WINDOW_BINS = 5
 #: width of the bins the baseline is fitted on: long against the counters' and /proc/stat's

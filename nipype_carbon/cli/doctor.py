@@ -16,6 +16,7 @@ from typing import Any
 from nipype_carbon.measure.calibration import QUIET_UTILISATION, calibrate, save_calibration
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
+from nipype_carbon.measure.meters.model import ModelMeter
 from nipype_carbon.record.settings import CarbonSettings, SettingsError
 from nipype_carbon.reference.grids import UnknownRegionError, lookup_region, resolve_intensity
 
@@ -163,7 +164,10 @@ def run_calibration(settings: CarbonSettings, seconds: float) -> int:
         )
         return 0
     host = HostInfo.collect()
-    found = calibrate(meter, max(seconds, 1.0), host.logical_cpus)
+    model = ModelMeter(
+        cpu_tdp_w=settings.cpu_tdp_w, cpu_idle_fraction=settings.cpu_idle_fraction, host=host
+    )
+    found = calibrate(meter, max(seconds, 1.0), host.logical_cpus, model.joules_per_busy_cpu_s)
     if found.utilisation > QUIET_UTILISATION:
         print(
             f"nipype-carbon doctor: the host was {found.utilisation:.0%} busy while calibrating "

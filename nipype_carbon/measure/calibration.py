@@ -70,13 +70,18 @@ def save_calibration(host: str, calibration: Calibration, path: Path | None = No
 
 
 def calibrate(
-    meter: EnergyMeter, seconds: float, logical_cpus: int, samples: int = 10
+    meter: EnergyMeter,
+    seconds: float,
+    logical_cpus: int,
+    j_per_busy_cpu_s: float = 0.0,
+    samples: int = 10,
 ) -> Calibration:
     """Measure the CPU counters of ``meter`` and the host's busy CPU over ``seconds``.
 
     The power of the meter's CPU counter domains together, over the whole span
-    (a wrap between two readings undone); the host's utilisation over it, so a
-    caller can refuse a host that was not quiet.
+    (a wrap between two readings undone), less what the little load there was
+    drew (``j_per_busy_cpu_s`` x busy CPU-seconds, the model's figure); and the
+    host's utilisation, so a caller can refuse a host that was not quiet.
     """
     domains = [d for d in meter.domains() if d.component == "cpu" and d.kind == "counter"]
     if not domains:
@@ -94,9 +99,10 @@ def calibrate(
             energy += max(delta, 0.0)
             last[d.name] = values[d.name]
     span = time.time() - t0
-    utilisation = (busy_cpu_s() - busy0) / (span * max(logical_cpus, 1))
+    busy = busy_cpu_s() - busy0
+    utilisation = busy / (span * max(logical_cpus, 1))
     return Calibration(
-        cpu_baseline_w=energy / span,
+        cpu_baseline_w=max(0.0, energy - j_per_busy_cpu_s * busy) / span,
         utilisation=utilisation,
         seconds=span,
         measured=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -9,7 +9,7 @@ written and read by :mod:`nipype_carbon.record.session`.
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, asdict, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 from typing import Any
 
 from nipype_carbon.measure.measurement import Measurement
@@ -39,7 +39,9 @@ class NodeRecord:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict, for JSON: shallow (the measurement is shared, not copied:
+        a deep copy of its samples cost about a millisecond a node)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_measurement(cls, name: str, measurement: Measurement, **fields: Any) -> NodeRecord:

@@ -75,15 +75,19 @@ class FakePowercap:
         self._thread.start()
         return self
 
+    def stop_writing(self) -> None:
+        """Stop the writer thread (the counters stay as last written)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.stop_writing()
 
 
 def intel_server(root: Path, sockets: int = 1, package_w: float = 50.0, **kw: int) -> FakePowercap:

@@ -43,12 +43,13 @@ def run_and_break(tmp_path: Path, how: str) -> tuple[Path, float]:
 
     def breaks() -> None:
         if how == "deleted":
-            tree.zones.clear()  # the writer stops, then the file goes
+            tree.stop_writing()  # the writer stops, then the file goes
             counter.unlink()
         elif how == "hangs":
-            tree.zones.clear()
-            counter.unlink()
-            os.mkfifo(counter)  # opening it for reading blocks until a writer comes: never
+            tree.stop_writing()
+            fifo = counter.with_name("energy_uj.fifo")
+            os.mkfifo(fifo)  # opening it for reading blocks until a writer comes: never
+            fifo.replace(counter)  # in one step: no reader sees the file missing
         elif how == "jumps":
             zone.start_uj += 10**15
 
