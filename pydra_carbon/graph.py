@@ -163,7 +163,7 @@ def _copy_as_cached(session: Session, earlier: Session, old: str, new: str, sour
     now = time.time()
     for record in list(earlier.nodes.values()):
         name = rebase(record.name, old, new)
-        if name is None or record.extra.get("kind") == "orchestration" or name in session.nodes:
+        if name is None or record.is_engine or name in session.nodes:
             continue
         extra = {k: v for k, v in record.extra.items() if k not in EXECUTION_FACTS}
         if "mapnode_parent" in extra:

@@ -116,6 +116,14 @@ class AttributionResult:
     def unattributed_energy_j(self) -> float:
         return sum(sum(h.unattributed_j.values()) for h in self.hosts.values())
 
+    def unattributed_by_kind_j(self) -> dict[str, float]:
+        """What nobody got, by kind (``idle``, ``cpu``, ``dram``, ``gpu``), over all hosts."""
+        found: dict[str, float] = {}
+        for host in self.hosts.values():
+            for kind, energy_j in host.unattributed_j.items():
+                found[kind] = found.get(kind, 0.0) + energy_j
+        return found
+
 
 def attribute_energy(session: Session, idle: str = "separate") -> AttributionResult:
     """Split each host's measured energy among the session's nodes.
@@ -196,7 +204,7 @@ def _attribute_host(
     running = _running_counts(len(timeline.t) - 1, spans)
     covered = running > 0  # a gap between this run's nodes is not this run's energy
     # shared idle and modelled GPU power go to the workflow's nodes, never to the scheduler
-    engine = [r.extra.get("kind") == "orchestration" for r in records if r.measurement]
+    engine = [r.is_engine for r in records if r.measurement]
     working = _running_counts(
         len(timeline.t) - 1, [s for s, e in zip(spans, engine, strict=True) if not e]
     )

@@ -25,7 +25,6 @@ from typing import Any
 from nipype_carbon.analyse.attribution import AttributionResult
 from nipype_carbon.record.session import Session
 
-ORCHESTRATION = "orchestration"
 GB = 1024**3
 
 
@@ -73,18 +72,10 @@ class Reconciliation:
         }
 
 
-def is_engine(record: Any) -> bool:
-    """Whether a record is the engine's own (the scheduler), not a node of the workflow."""
-    return bool(record.extra.get("kind") == ORCHESTRATION)
-
-
 def reconcile(session: Session, result: AttributionResult) -> Reconciliation:
     """Split the run's energy into its parts and charge baseline and memory by reservation."""
-    unattributed: dict[str, float] = {}
-    for host in result.hosts.values():
-        for key, value in host.unattributed_j.items():
-            unattributed[key] = unattributed.get(key, 0.0) + value
-    engine = {n for n, r in session.nodes.items() if is_engine(r)}
+    unattributed = result.unattributed_by_kind_j()
+    engine = {n for n, r in session.nodes.items() if r.is_engine}
     engine_j = sum(result.nodes[n].energy_j for n in engine if n in result.nodes)
     nodes_j = result.attributed_energy_j - engine_j
     baseline_j = unattributed.get("idle", 0.0)

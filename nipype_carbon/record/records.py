@@ -17,6 +17,8 @@ from nipype_carbon.measure.measurement import Measurement
 #: a node's status in a session: ``ran``, ``cached`` (an earlier run's result reused),
 #: ``failed``, ``skipped`` (not run because a node before it failed), ``killed`` (its
 #: process ended before the node did) and ``lost`` (it ran, but its record never arrived)
+#: the ``kind`` of the scheduler's own record: the engine's work, not a node of the workflow
+ORCHESTRATION = "orchestration"
 STATUSES = ("ran", "cached", "failed", "skipped", "killed", "lost")
 #: the status of a provisional record in the spool, replaced when the node ends
 RUNNING = "running"
@@ -37,6 +39,11 @@ class NodeRecord:
     measurement: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+    @property
+    def is_engine(self) -> bool:
+        """Whether this is the engine's own record (the scheduler), not a node's."""
+        return bool(self.extra.get("kind") == ORCHESTRATION)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict, for JSON: shallow (the measurement is shared, not copied:

@@ -20,9 +20,7 @@ from typing import Any
 import numpy as np
 
 from nipype_carbon.measure.measurement import Measurement
-from nipype_carbon.record.records import NodeRecord
-
-ORCHESTRATION = "orchestration"
+from nipype_carbon.record.records import ORCHESTRATION, NodeRecord
 
 
 def in_process_cpu(records: Iterable[NodeRecord], pid: int, t: np.ndarray) -> np.ndarray:

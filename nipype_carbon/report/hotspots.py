@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from nipype_carbon.reference.grids import intensity_table
-from nipype_carbon.report.model import Report
+from nipype_carbon.report.model import NOT_WORK, Report
 from nipype_carbon.report.units import energy, percent
 
 #: grids shown for "what if it ran elsewhere", cleanest to dirtiest where shipped
@@ -44,7 +44,7 @@ def top_nodes(report: Report, n: int = 10) -> pd.DataFrame:
     None when nothing ran (every node reused). MapNodes' children carry their work; the
     scheduler is engine overhead, never a node.
     """
-    nodes = report.nodes[~report.nodes["kind"].isin(["mapnode", "orchestration"])]
+    nodes = report.nodes[~report.nodes["kind"].isin(NOT_WORK)]
     if report.nothing_ran:
         nodes = nodes.iloc[0:0]
     ranked = nodes.sort_values("emissions_g", ascending=False, kind="stable")

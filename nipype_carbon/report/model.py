@@ -25,6 +25,9 @@ from nipype_carbon.reference.grids import GridIntensity, check_pue, resolve_inte
 logger = logging.getLogger("nipype_carbon.report")
 
 #: the CSV/JSON contract: these columns, in this order, then the others
+#: row kinds that are not the workflow's own work: a MapNode (its children carry the work) and
+#: the scheduler (engine overhead)
+NOT_WORK = ("mapnode", "orchestration")
 #: energy_j is the node's full cost: its own (dynamic) energy, the parts energy_cpu_j ...
 #: energy_idle_j, plus baseline_share_j and memory_share_j charged by what it reserved
 NODE_COLUMNS = [
@@ -198,7 +201,7 @@ def interface_frame(nodes: pd.DataFrame) -> pd.DataFrame:
         "cumulative_share",
     ]
     # a MapNode's children carry its work; the scheduler is engine overhead, not an interface
-    nodes = nodes[~nodes["kind"].isin(["mapnode", "orchestration"])]
+    nodes = nodes[~nodes["kind"].isin(NOT_WORK)]
     if nodes.empty:
         return pd.DataFrame(columns=columns)
     keyed = nodes.assign(
@@ -251,10 +254,6 @@ def totals(report: Report) -> dict[str, Any]:
     result, grid = report.result, report.grid
     parts = report.reconciliation or reconcile(report.session, result)
     energy_j = parts.run_energy_j
-    unattributed: dict[str, float] = {}
-    for host in result.hosts.values():
-        for key, value in host.unattributed_j.items():
-            unattributed[key] = unattributed.get(key, 0.0) + value
     nodes = report.nodes
     starts, ends = nodes["start"], nodes["end"]
     session = report.session
@@ -272,7 +271,7 @@ def totals(report: Report) -> dict[str, Any]:
         "other_processes_j": parts.other_processes_j,
         "attributed_energy_j": result.attributed_energy_j,
         "unattributed_energy_j": result.unattributed_energy_j,
-        "unattributed_by_kind_j": unattributed,
+        "unattributed_by_kind_j": result.unattributed_by_kind_j(),
         # the parts of energy_j: nodes, engine overhead, baseline, unclaimed memory
         "reconciliation_j": parts.to_dict(),
         "emissions_g": report.emissions_g(energy_j),
