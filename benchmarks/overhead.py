@@ -8,6 +8,7 @@ the meter's own latency around each node (start + stop, from the session) and
 its sampler thread's CPU.
 
 Usage: python benchmarks/overhead.py [--plugin MultiProc] [--pairs 5] [--nodes 24]
+       python benchmarks/overhead.py --startup   # the start-up hook's cost per process
 
 Targets (issue 3): wall-time ratio at most 1.02, metering cost at most 5 ms per node.
 """
@@ -56,14 +57,51 @@ def one_run(plugin: str, args: argparse.Namespace) -> tuple[float, Path]:
     return time.perf_counter() - start, work
 
 
+def startup_cost(repeats: int) -> int:
+    """What the start-up hook costs each Python process (issue 10): import time of
+    ``nipype_carbon.startup`` in fresh interpreters, by ``-X importtime`` (modules the
+    interpreter had loaded anyway cost nothing), plain and under ``nipype-carbon run``."""
+    import os
+    import subprocess
+
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NIPYPE_CARBON_")}
+    env["PYTHONPATH"] = repo
+    for label, extra in (("plain (plugin names)", {}), ("under run", {"NIPYPE_CARBON_RUN": "1"})):
+        costs, loaded = [], set()
+        for _ in range(repeats):
+            proc = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c",
+                 "import nipype_carbon.startup, sys; print(*sorted(sys.modules), sep='\\n')"],
+                env={**env, **extra}, capture_output=True, text=True, check=True, cwd=repo,
+            )  # fmt: skip
+            for line in proc.stderr.splitlines():
+                parts = [p.strip() for p in line.split("|")]
+                if len(parts) == 3 and parts[2] == "nipype_carbon.startup":
+                    costs.append(int(parts[1]) / 1e3)  # cumulative microseconds -> ms
+            loaded = set(proc.stdout.split())
+        heavy = sorted({m.split(".")[0] for m in loaded} & {"nipype", "pydra", "pandas", "numpy"})
+        print(
+            f"start-up hook, {label}: median {statistics.median(costs):.2f} ms "
+            f"(min {min(costs):.2f}, max {max(costs):.2f}; {repeats} fresh interpreters); "
+            f"heavy modules loaded: {', '.join(heavy) or 'none'}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--startup", action="store_true", help="print the start-up hook's cost and stop"
+    )
     parser.add_argument("--plugin", default="MultiProc")
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--nodes", type=int, default=24)
     parser.add_argument("--node-cpu-s", type=float, default=0.5)
     parser.add_argument("--n-procs", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.startup:
+        return startup_cost(max(3, args.pairs * 3))
     import logging
 
     logging.getLogger("nipype.workflow").setLevel(logging.WARNING)

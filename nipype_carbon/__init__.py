@@ -18,11 +18,14 @@ without importing it).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from nipype_carbon._version import __version__ as __version__
 from nipype_carbon.plugin.hook import install as _install_nipype_plugins
+
+#: not ``typing.TYPE_CHECKING``: this module loads at every interpreter start-up, and
+#: importing ``typing`` alone costs more than all of nipype-carbon's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: public name -> module that defines it
 _PUBLIC = {
@@ -49,6 +52,8 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'nipype_carbon' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

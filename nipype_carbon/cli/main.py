@@ -27,6 +27,7 @@ COMMANDS = {
         "the workflow graph coloured by emissions (svg, png, dot)",
     ),
     "compare": ("nipype_carbon.cli.compare", "compare runs of alternative pipelines"),
+    "run": ("nipype_carbon.cli.run", "meter an app you cannot edit: run -- COMMAND [ARGS...]"),
 }
 
 USAGE = "usage: nipype-carbon [--version] <command> [options]\n\ncommands:\n" + "".join(

@@ -4,9 +4,12 @@
 after a timeout: a counter file on a hung file system or a wedged vendor
 library costs the node at most that once (the meter is then dropped), never
 the node's whole run. :class:`PlausibleCounter` rejects readings no hardware
-can produce: a counter that falls by less than half its range (not a wrap),
-one that rises faster than ten times the most power its domain can draw, or
-one that stops moving while time passes.
+can produce: a counter that falls where a wrap would mean more energy than its
+domain can draw in the time since the last reading (ten times the most power
+it can draw), one that rises faster than that, or one that stops moving while
+time passes. A wrap is judged by power, not by how far the counter fell: a
+reader stalled on a busy host may see a counter advance more than half its
+range between two readings.
 """
 
 from __future__ import annotations
@@ -104,7 +107,11 @@ class PlausibleCounter:
         delta, dt = value - v0, max(t - t0, 1e-3)
         wrap = self.domain.wrap_j
         if delta < 0 and wrap:
-            delta += wrap * round(-delta / wrap) if -delta > wrap / 2 else 0.0
+            # a wrap if the advance it implies (less than one range: reads come far more
+            # often than a counter wraps) is one the hardware can make in dt; else it fell
+            advance = delta % wrap
+            if advance <= self.bound_w * dt + 1.0:
+                delta = advance
         if delta < 0:
             raise Implausible(f"{self.domain.name} fell by {-delta:.6g} J (not a wrap)")
         if delta > self.bound_w * dt + 1.0:

@@ -14,9 +14,13 @@ can be installed without loading nipype.
 
 from __future__ import annotations
 
-from typing import Any
-
 from nipype_carbon.plugin.hook import install, register
+
+#: not ``typing.TYPE_CHECKING``: this module loads at every interpreter start-up, and
+#: importing ``typing`` alone costs more than all of nipype-carbon's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["CarbonPlugin", "install", "register"]
 

@@ -3,17 +3,22 @@
 ``import nipype_carbon`` must stay light (the core imports no engine), yet
 ``wf.run(plugin="CarbonMultiProc")`` must work whichever of nipype and
 nipype_carbon was imported first. So: if nipype's plugin module is already
-loaded, register now; otherwise a small import hook registers right after
-nipype loads it.
+loaded, register now; otherwise a small import hook
+(:mod:`nipype_carbon._importhook`) registers right after nipype loads it.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
-from types import ModuleType
-from typing import Any
+
+from nipype_carbon._importhook import after_import
+
+#: not ``typing.TYPE_CHECKING``: this module loads at every interpreter start-up, and
+#: importing ``typing`` alone costs more than all of nipype-carbon's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
 
 PLUGINS_MODULE = "nipype.pipeline.plugins"
 
@@ -60,44 +65,6 @@ def carbon_plugin_class(plugins: ModuleType, name: str) -> type:
     return type(name, (CarbonPlugin,), {"__init__": __init__, "__doc__": doc})
 
 
-class _RegisterAfterImport(importlib.abc.MetaPathFinder):
-    """Registers the Carbon plugins once nipype has loaded its plugin module."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != PLUGINS_MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self:
-                continue
-            spec = getattr(finder, "find_spec", lambda *a: None)(fullname, path, target)
-            if spec is not None and spec.loader is not None:
-                spec.loader = _Loader(spec.loader)
-                return spec
-        return None
-
-
-class _Loader(importlib.abc.Loader):
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
-        return self.inner.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self.inner.exec_module(module)
-        try:
-            register(module)
-        except Exception:  # never break nipype's own import
-            import logging
-
-            logging.getLogger("nipype_carbon").warning(
-                "Carbon plugins not registered", exc_info=True
-            )
-
-
 def install() -> None:
     """Register now if nipype is loaded, else when it loads."""
-    if PLUGINS_MODULE in sys.modules:
-        register(sys.modules[PLUGINS_MODULE])
-    elif not any(isinstance(f, _RegisterAfterImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _RegisterAfterImport())
+    after_import(PLUGINS_MODULE, register)

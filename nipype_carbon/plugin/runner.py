@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 from nipype.pipeline import plugins as nipype_plugins
 from nipype.pipeline.plugins.base import GraphPluginBase, PluginBase, SGELikeBatchManagerBase
 
@@ -34,7 +33,12 @@ WAIT_KEYS = ("graph_wait", "graph_wait_timeout_s")
 
 
 def base_plugin_class(base: str | type | PluginBase) -> type:
-    """The nipype plugin class for a name (``MultiProc``), a class, or an instance."""
+    """The nipype plugin class for a name (``MultiProc``), a class, or an instance.
+
+    An instance need not derive from nipype's ``PluginBase``: apps such as fMRIPrep
+    run their own copy of ``MultiProcPlugin``; what counts is its ``run(graph,
+    config, updatehash=...)``.
+    """
     if isinstance(base, str):
         name = base[: -len("Plugin")] if base.endswith("Plugin") else base
         found = getattr(nipype_plugins, f"{name}Plugin", None)
@@ -42,7 +46,14 @@ def base_plugin_class(base: str | type | PluginBase) -> type:
             known = sorted(n[:-6] for n in dir(nipype_plugins) if n.endswith("Plugin"))
             raise ValueError(f"unknown nipype plugin {base!r}; known: {', '.join(known)}")
         return found
-    return base if isinstance(base, type) else type(base)
+    cls = base if isinstance(base, type) else type(base)
+    if not callable(getattr(cls, "run", None)) or issubclass(cls, CarbonPlugin):
+        raise TypeError(f"not a nipype plugin to wrap (it needs a run method): {base!r}")
+    return cls
+
+
+def _is_carbon_callback(callback: Any) -> bool:
+    return isinstance(getattr(callback, "__self__", None), CarbonPlugin)
 
 
 class CarbonPlugin:
@@ -75,14 +86,21 @@ class CarbonPlugin:
         base_cls = base_plugin_class(base)
         self.batch = issubclass(base_cls, (SGELikeBatchManagerBase, GraphPluginBase))
         self.graph = issubclass(base_cls, GraphPluginBase)
+        instance = not isinstance(base, str | type)
         if not self.graph:
             rest["status_callback"] = self._on_status
-        self.base = base if isinstance(base, PluginBase) else base_cls(plugin_args=rest)
-        if isinstance(base, PluginBase) and not self.graph:
-            base._status_callback = self._on_status
+        self.base: Any = base if instance else base_cls(plugin_args=rest)
+        if instance and not self.graph:
+            # an app's own plugin object (nipype's class, a subclass or a copy of it):
+            # its callback, if any, still runs after ours
+            plugin: Any = self.base
+            theirs = getattr(plugin, "_status_callback", None)
+            if theirs is not None and not _is_carbon_callback(theirs):
+                self._user_callback = theirs
+            plugin._status_callback = self._on_status
         self.recorder: RunRecorder | None = None
         self.carbon_dir: Path | None = None
-        self._graph: nx.DiGraph | None = None
+        self._graph: Any = None
         self._started: set[str] = set()
 
     # -- the run ------------------------------------------------------------
@@ -90,7 +108,7 @@ class CarbonPlugin:
     def session(self) -> Session | None:
         return self.recorder.session if self.recorder is not None else None
 
-    def run(self, graph: nx.DiGraph, config: dict, updatehash: bool = False) -> Any:
+    def run(self, graph: Any, config: dict, updatehash: bool = False) -> Any:
         """Run ``graph`` with the base plugin, metering every node."""
         self._prepare(graph)
         failed: BaseException | None = None
@@ -102,7 +120,7 @@ class CarbonPlugin:
         finally:
             self._finish(graph, failed)
 
-    def _prepare(self, graph: nx.DiGraph) -> None:
+    def _prepare(self, graph: Any) -> None:
         self._graph, self._started = graph, set()
         nodes = list(graph.nodes())
         workflow = _workflow_name(nodes)
@@ -173,9 +191,9 @@ class CarbonPlugin:
         failed = {n for n, r in self.session.nodes.items() if r.status in ("failed", "killed")}
         if not failed:  # the common case, a rerun of cached nodes: no graph walk
             return False
-        return any(record_name(a) in failed for a in nx.ancestors(self._graph, node))
+        return any(record_name(a) in failed for a in _reachable(self._graph, node, upstream=True))
 
-    def _finish(self, graph: nx.DiGraph, failed: BaseException | None) -> None:
+    def _finish(self, graph: Any, failed: BaseException | None) -> None:
         try:
             if self.graph and self.wait.get("graph_wait", True):
                 self._wait_for_graph(graph)
@@ -188,7 +206,7 @@ class CarbonPlugin:
             for node in graph.nodes():
                 detach(node)
 
-    def _wait_for_graph(self, graph: nx.DiGraph) -> None:
+    def _wait_for_graph(self, graph: Any) -> None:
         """Graph plugins return at submission: wait for every job's record (or a timeout)."""
         assert self.recorder is not None and self.session is not None
         timeout = float(self.wait.get("graph_wait_timeout_s", 24 * 3600))
@@ -201,7 +219,7 @@ class CarbonPlugin:
             failed = [
                 expected[n] for n, r in nodes.items() if r.status == "failed" and n in expected
             ]
-            blocked = {record_name(d) for f in failed for d in nx.descendants(graph, f)}
+            blocked = {record_name(d) for f in failed for d in _reachable(graph, f, upstream=False)}
             missing = set(expected) - set(nodes) - blocked
             if not missing:
                 return
@@ -211,6 +229,24 @@ class CarbonPlugin:
             len(missing),
             self.carbon_dir,
         )
+
+
+def _reachable(graph: Any, node: Any, upstream: bool) -> set[Any]:
+    """The nodes before (``upstream``) or after ``node`` in nipype's execution graph.
+
+    A walk over the graph's own ``predecessors``/``successors``: the plugin side
+    imports no graph library of its own (it runs beside the nodes, also inside
+    containers that have only nipype).
+    """
+    step = graph.predecessors if upstream else graph.successors
+    seen: set[Any] = set()
+    todo = list(step(node))
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(step(current))
+    return seen
 
 
 def _workflow_name(nodes: list[Any]) -> str:

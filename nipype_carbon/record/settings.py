@@ -50,8 +50,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "memory_w_per_gb": (0.0, 1.0, " W/GB"),
     "gpu_w": (1.0, 2000.0, " W per GPU"),
 }
+#: set by ``nipype-carbon run`` for its COMMAND: meter every workflow of every Python process
+RUN_VARIABLE = "NIPYPE_CARBON_RUN"
 #: environment variables of ours that are not settings (the test suite's local SLURM)
-ENV_NOT_SETTINGS = ("NIPYPE_CARBON_SLURM", "NIPYPE_CARBON_CALIBRATION")
+ENV_NOT_SETTINGS = ("NIPYPE_CARBON_SLURM", "NIPYPE_CARBON_CALIBRATION", RUN_VARIABLE)
 #: base-plugin keys close to a setting's name that are not misspellings of it
 ENGINE_KEYS = frozenset({"n_gpus", "gpu", "n_gpu_procs", "gpu_procs"})
 

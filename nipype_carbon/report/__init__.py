@@ -10,6 +10,18 @@ Usage (a saved run)::
     report.interfaces().head()   # per-interface totals
 """
 
-from nipype_carbon.report.model import Report, build_report, interface_frame, node_frame
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["Report", "build_report", "interface_frame", "node_frame"]
+
+
+def __getattr__(name: str) -> Any:
+    # loaded on first use: the adapters import report.summary beside the nodes, where
+    # pandas may be missing (an app's container); the model needs it, the summary's log not
+    if name in __all__:
+        from nipype_carbon.report import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'nipype_carbon.report' has no attribute {name!r}")

@@ -206,6 +206,51 @@ def render_console(report: Report, top: int = 10, subjects: int | None = None, *
     return "\n".join(printable(line) for line in lines) + "\n"
 
 
+def render_runs(reports: list[Report], top: int = 10, unmetered: list[str] | None = None) -> str:
+    """Several runs (every workflow an app ran), one line each, their total, and the hottest
+    nodes across them; ``unmetered`` names runs that could not be metered, with why."""
+    lines = [f"{len(reports)} workflow run(s) metered"]
+    for report in reports:
+        t = report.totals
+        workflow = report.session.metadata.get("workflow", "?")
+        lines.append(
+            f"  {t['run_status']:<11} {energy(t['energy_j']):>9}  "
+            f"{emissions(t['emissions_g']):>13}  {t['nodes']:4d} node(s)  "
+            f"[{', '.join(t['methods']) or 'none'}]  {printable(workflow)}  "
+            f"({Path(str(report.session.path)).name})"
+        )
+        if t["run_status"] != "complete" or t["run_notes"] or t["meter_faults"]:
+            lines += [f"      {line}" for line in status_lines(report) + fault_lines(report)]
+    for note in unmetered or []:
+        lines.append(f"  NOT METERED: {note}")
+    if not reports:
+        return "\n".join(printable(line) for line in lines) + "\n"
+    energy_j = sum(r.totals["energy_j"] for r in reports)
+    grams = sum(r.totals["emissions_g"] for r in reports)
+    incomplete = sum(r.totals["run_status"] != "complete" for r in reports)
+    lines.append(
+        f"Total {energy(energy_j)} (before PUE), {emissions(grams)}, each run priced with its "
+        "own grid and PUE"
+        + (
+            f"; {incomplete} run(s) not complete: the total covers only what was recorded"
+            if incomplete
+            else ""
+        )
+    )
+    ranked = [row for report in reports for row in top_nodes(report, top).to_dict("records")]
+    ranked.sort(key=lambda row: row["energy_j"], reverse=True)
+    work = sum(float(top_nodes(r, len(r.nodes)).energy_j.sum()) for r in reports)
+    lines += ["", "Hottest nodes across the runs (share of all runs' node energy):"]
+    for row in ranked[:top]:
+        share = percent(row["energy_j"] / work) if work > 0 else "-"
+        lines.append(
+            f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  {share:>6}  "
+            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {printable(row['node'])}"
+            + ("" if row["status"] in ("ran", "cached") else f"  ({row['status']})")
+        )
+    return "\n".join(printable(line) for line in lines) + "\n"
+
+
 def md_cell(value: Any) -> str:
     r"""A Markdown table cell: HTML escaped, ``|`` escaped, line breaks as spaces.
 

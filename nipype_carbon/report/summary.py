@@ -9,6 +9,7 @@ report later instead.
 Examples
 --------
 >>> from nipype_carbon.record.session import Session
+>>> from nipype_carbon.report.model import build_report
 >>> print(summary_text(build_report(Session())))  # doctest: +ELLIPSIS
 nipype-carbon: 0 node(s)...
 Energy 0 J (before PUE), 0 g CO2e [no region set: WORLD average, ...
@@ -17,16 +18,18 @@ Energy 0 J (before PUE), 0 g CO2e [no region set: WORLD average, ...
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nipype_carbon.report.formats import header_lines
-from nipype_carbon.report.hotspots import top_nodes
-from nipype_carbon.report.model import Report, build_report
-from nipype_carbon.report.units import emissions, energy, printable
+if TYPE_CHECKING:
+    from nipype_carbon.report.model import Report
 
 
 def summary_text(report: Report, top: int = 5) -> str:
     """The run's header lines and its ``top`` hottest nodes."""
+    from nipype_carbon.report.formats import header_lines
+    from nipype_carbon.report.hotspots import top_nodes
+    from nipype_carbon.report.units import emissions, energy, printable
+
     lines = [f"nipype-carbon: {report.totals['nodes']} node(s)", *header_lines(report)]
     for row in top_nodes(report, top).to_dict("records"):
         lines.append(
@@ -43,7 +46,9 @@ def log_run_summary(session: Any, logger: logging.Logger) -> None:
     """
     if session is None:
         return
-    try:
+    try:  # the report's modules load here: the adapters import this one beside the nodes
+        from nipype_carbon.report.model import build_report
+
         text = summary_text(build_report(session))
     except ImportError as err:  # pandas missing where the workflow ran
         text = f"nipype-carbon: summary skipped ({err}); render it with `nipype-carbon report`"

@@ -106,8 +106,9 @@ def test_counter_checks_by_hand() -> None:
     check = PlausibleCounter(domain)
     check.check(0.0, 90.0)
     check.check(1.0, 10.0)  # 20 J across a wrap in 1 s: fine
+    check.check(2.0, 5.0)  # 95 J across a wrap in 1 s (a reader stalled on a busy host): 95 W
     with pytest.raises(Implausible, match="fell"):
-        check.check(2.0, 5.0)  # 5 J less, far from a wrap
+        check.check(2.05, 1.0)  # a wrap would mean 96 J in 50 ms, 1,920 W: it fell
     check = PlausibleCounter(domain)
     check.check(0.0, 0.0)
     with pytest.raises(Implausible, match="above"):

@@ -1,0 +1,351 @@
+"""``nipype-carbon run [options] -- COMMAND [ARGS...]``: meter an app you cannot edit.
+
+COMMAND (fMRIPrep, MRIQC, QSIPrep, your script, a container runtime) runs
+unchanged. Every Python process it starts meters each Nipype ``Workflow.run``
+with the Carbon variant of the plugin the app asked for (a name, or its own
+plugin object with its own process pool) and each Pydra ``Submitter`` with a
+``carbon`` worker around the worker the script chose. Every session goes to
+one carbon directory; at the end one report across them is printed.
+
+How: a runtime folder (a copy of nipype_carbon and pydra_carbon and a
+``sitecustomize.py``; standard library and nipype only on the node side) is put
+first on ``PYTHONPATH`` and ``NIPYPE_CARBON_RUN`` is set. COMMAND's exit status
+is returned (128 + N for a signal N) and SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and
+(when not sent by the terminal to both) SIGINT are forwarded, so the command
+can sit in a SLURM batch script.
+
+Containers: with ``--env-file FILE`` the variables are also written to FILE for
+``docker run --env-file FILE`` or ``apptainer exec --env-file FILE``; bind the
+carbon directory (it holds the runtime folder) at the same path, and
+``/sys/class/powercap`` to measure (see the user guide).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+
+from nipype_carbon._version import __version__
+from nipype_carbon.cli.options import error_line
+from nipype_carbon.measure.procfs import children_by_scan
+from nipype_carbon.record.runs import recorded_start, session_files
+from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE, CarbonSettings, SettingsError
+
+#: the packages copied into the runtime folder, and the files of theirs that are needed
+PACKAGES = ("nipype_carbon", "pydra_carbon")
+RUNTIME_SUFFIXES = (".py", ".csv", ".md")
+#: signals passed on to COMMAND
+FORWARDED = ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT")
+#: how long processes COMMAND left behind get to end by themselves, then after SIGTERM
+LEFTOVER_GRACE_S = 5.0
+#: prctl(2) option: orphaned descendants are re-parented to this process, not to init
+PR_SET_CHILD_SUBREAPER = 36
+#: what ``unmetered-*.json`` notes are called (:mod:`nipype_carbon.plugin.apprun`)
+UNMETERED_GLOB = "unmetered-*.json"
+
+SITECUSTOMIZE = """\
+# Written by `nipype-carbon run`: every Nipype and Pydra run of this Python process is
+# metered; then the sitecustomize this file hides (if any) runs as usual. Plain syntax on
+# purpose: any Python a command starts reads this file, and older ones must not choke.
+import os
+import sys
+
+
+def _nipype_carbon_boot():
+    if sys.version_info < (3, 10):
+        return
+    try:
+        import nipype_carbon.startup  # noqa: F401
+    except Exception as err:
+        sys.stderr.write("nipype-carbon: this process is not metered: %s\\n" % (err,))
+
+
+def _nipype_carbon_chain():
+    if sys.version_info < (3, 4):
+        return
+    import importlib.machinery
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is not None and spec.loader is not None:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+_nipype_carbon_boot()
+_nipype_carbon_chain()
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nipype-carbon run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="nipype-carbon run [options] -- COMMAND [ARGS...]",
+    )
+    p.add_argument(
+        "--carbon-dir",
+        default="carbon",
+        help="where every run's session goes (default ./carbon)",
+    )
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--region", help="grid region, ISO code (GB, CA-QC, US-CA, WORLD)")
+    grid.add_argument("--intensity", type=float, help="grid intensity, gCO2e/kWh (0-2,000)")
+    p.add_argument("--pue", type=float, help="power usage effectiveness (1.0-3.0)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other carbon setting (sample_interval_s=0.5, cpu_tdp_w=120, ...)",
+    )
+    p.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="also write the variables COMMAND gets to FILE (docker/apptainer --env-file)",
+    )
+    p.add_argument("--top", type=int, default=10, help="hottest nodes to list (default 10)")
+    p.add_argument("--no-report", action="store_true", help="print no report at the end")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print(
+            "nipype-carbon run: no command given: nipype-carbon run [options] -- COMMAND [ARGS...]",
+            file=sys.stderr,
+        )
+        return 2
+    carbon_dir = Path(args.carbon_dir).absolute()
+    try:
+        variables = carbon_variables(args, carbon_dir)
+        runtime = prepare_runtime(carbon_dir)
+    except (SettingsError, ValueError, OSError) as err:
+        print(error_line("run", err), file=sys.stderr)
+        return 2
+    variables["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(runtime), os.environ.get("PYTHONPATH", "")) if p
+    )
+    if args.env_file:
+        try:
+            Path(args.env_file).write_text(
+                "".join(f"{k}={v}\n" for k, v in variables.items()), encoding="utf-8"
+            )
+        except OSError as err:
+            print(error_line("run", err), file=sys.stderr)
+            return 2
+    started = time.time()
+    status = run_command(command, {**os.environ, **variables})
+    if not args.no_report:
+        print_report(carbon_dir, started, args.top)
+    return status
+
+
+def carbon_variables(args: argparse.Namespace, carbon_dir: Path) -> dict[str, str]:
+    """The ``NIPYPE_CARBON_*`` variables for COMMAND, checked as the runs will check them."""
+    given: dict[str, str] = {"carbon_dir": str(carbon_dir)}
+    for name in ("region", "intensity", "pue"):
+        value = getattr(args, name)
+        if value is not None:
+            given["intensity_g_per_kwh" if name == "intensity" else name] = str(value)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: give KEY=VALUE (a carbon setting)")
+        given[key.strip()] = value.strip()
+    variables = {ENV_PREFIX + key.upper(): value for key, value in given.items()}
+    variables[RUN_VARIABLE] = "1"
+    # refused here, before COMMAND starts: a typo, an out-of-range number, an unusable folder
+    CarbonSettings.from_mapping({}, env={**os.environ, **variables})
+    carbon_dir.mkdir(parents=True, exist_ok=True)
+    return variables
+
+
+def prepare_runtime(carbon_dir: Path) -> Path:
+    """``<carbon_dir>/.runtime/<version>-<digest>``: what COMMAND's Python processes import.
+
+    Made once per content (a rerun, or another job of an array sharing the folder,
+    reuses it) and made whole before it is visible (built aside, then renamed).
+    """
+    files = list(_runtime_files())
+    digest = hashlib.sha256()
+    for source, relative in files:
+        digest.update(str(relative).encode())
+        digest.update(source.read_bytes())
+    digest.update(SITECUSTOMIZE.encode())
+    target = carbon_dir / ".runtime" / f"{__version__}-{digest.hexdigest()[:12]}"
+    if (target / "sitecustomize.py").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        for source, relative in files:
+            (building / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, building / relative)
+        (building / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+        try:
+            building.rename(target)
+        except OSError:  # made meanwhile by another run
+            if not (target / "sitecustomize.py").exists():
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def _runtime_files() -> Iterator[tuple[Path, Path]]:
+    """Each file of the packages to copy, with its path in the runtime folder.
+
+    Found by their import specs, not imported: the CLI loads no engine adapter.
+    """
+    import importlib.util
+
+    for package in PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise OSError(f"package {package} not found: reinstall nipype-carbon")
+        root = Path(next(iter(spec.submodule_search_locations)))
+        for path in sorted(root.rglob("*")):
+            wanted = path.suffix in RUNTIME_SUFFIXES and "__pycache__" not in path.parts
+            if wanted and path.is_file():
+                yield path, Path(package) / path.relative_to(root)
+
+
+def run_command(command: list[str], env: dict[str, str]) -> int:
+    """Run COMMAND, forwarding signals; its exit status (128 + N when killed by signal N).
+
+    Processes COMMAND leaves behind (a killed app's worker pool, say) are ended after it:
+    this process is their subreaper, so they cannot outlive the job unseen.
+    """
+    _become_subreaper()
+    try:
+        child = subprocess.Popen(command, env=env)
+    except OSError as err:
+        print(error_line("run", err), file=sys.stderr)
+        return 127 if isinstance(err, FileNotFoundError) else 126
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and _terminal_sent_it():
+            return  # the terminal sent it to COMMAND too
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {}
+    for name in FORWARDED:
+        signum = getattr(signal, name)
+        previous[signum] = signal.signal(signum, forward)
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+                continue
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        ended = end_leftovers()
+        if ended:
+            print(
+                f"nipype-carbon run: ended {len(ended)} process(es) the command left behind "
+                f"(pids {', '.join(map(str, ended[:10]))})",
+                file=sys.stderr,
+            )
+    return 128 - code if code < 0 else code
+
+
+def _become_subreaper() -> bool:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def end_leftovers(grace_s: float = LEFTOVER_GRACE_S) -> list[int]:
+    """End the processes COMMAND left behind: a grace period, SIGTERM, then SIGKILL.
+
+    Returns those that had to be signalled.
+    """
+    left = _reap_children(grace_s)  # they may end by themselves
+    signalled = list(left)
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        if not left:
+            break
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        left = _reap_children(grace_s)
+    return signalled
+
+
+def _reap_children(wait_s: float) -> list[int]:
+    """Reap children that exit within ``wait_s``; those still alive after it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        alive = children_by_scan(os.getpid())
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _terminal_sent_it() -> bool:
+    """Whether this process is in the terminal's foreground group (so COMMAND got it too)."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def print_report(carbon_dir: Path, started: float, top: int) -> None:
+    """One report across the runs COMMAND made (sessions that started after it did)."""
+    sessions = [p for p in session_files(carbon_dir) if recorded_start(p) >= started - 1.0]
+    found = [_unmetered(p) for p in sorted(carbon_dir.glob(UNMETERED_GLOB))]
+    notes = [note for note, when in found if when >= started - 1.0]
+    print(f"nipype-carbon run: carbon directory {carbon_dir}", file=sys.stderr)
+    if not sessions and not notes:
+        print("nipype-carbon run: no Nipype or Pydra run was metered", file=sys.stderr)
+        return
+    try:
+        from nipype_carbon.report.formats import render_runs
+        from nipype_carbon.report.model import build_report
+
+        reports = [build_report(path) for path in sessions]
+        print(render_runs(reports, top=top, unmetered=notes), end="", file=sys.stderr)
+    except Exception as err:  # the command's status matters more than our report
+        print(f"nipype-carbon run: report not rendered: {err}", file=sys.stderr)
+    for path in sessions:
+        print(f"session: {path}", file=sys.stderr)
+
+
+def _unmetered(path: Path) -> tuple[str, float]:
+    import json
+
+    try:
+        note = json.loads(path.read_text(encoding="utf-8"))
+        return f"workflow {note.get('workflow')}: {note.get('error')}", float(note.get("time", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return f"{path.name} (unreadable note)", path.stat().st_mtime

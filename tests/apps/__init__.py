@@ -1,0 +1,1 @@
+"""Unmodified app-like programs metered from outside (``nipype-carbon run``, start-up hook)."""
