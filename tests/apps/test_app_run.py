@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -286,6 +287,37 @@ def test_pip_installed_start_up_hook_resolves_carbon_plugin_names(
     session = sessions(carbon)["dwiprep"]
     assert session.metadata["plugin"] == "MultiProcPlugin"
     assert nipype_ran(tmp_path / "work", "dwiprep") <= set(session.nodes)
+
+
+@pytest.mark.slurm
+@pytest.mark.example
+@needs_example_deps
+def test_an_app_in_a_slurm_batch_script(
+    slurm_env: dict[str, str], data: Path, tmp_path: Path
+) -> None:
+    """The wrapper in a batch script, as a user would put it: the job's report in its log."""
+    carbon, work = tmp_path / "carbon", tmp_path / "work"
+    command = [
+        *carbon_run("--carbon-dir", str(carbon), "--region", "GB", "--"),
+        sys.executable, str(DWIPREP), str(data), str(work), "--light",
+        "--use-plugin", str(plugin_file(tmp_path, "MultiProc")),
+    ]  # fmt: skip
+    script = tmp_path / "job.sh"
+    script.write_text(f"#!/bin/bash\ncd {shlex.quote(str(tmp_path))}\n{shlex.join(command)}\n")
+    log = tmp_path / "job.out"
+    proc = subprocess.run(
+        ["sbatch", "--wait", "--parsable", "--time=5", "--cpus-per-task=1", "-o", str(log),
+         str(script)],
+        env={**run_env(), **slurm_env, "LOGNAME": os.environ.get("LOGNAME", "root")},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = log.read_text() if log.exists() else ""
+    assert proc.returncode == 0, proc.stderr + output[-3000:]
+    found = sessions(carbon)
+    assert set(found) == {"dwiprep", "dwiprep_summary"}
+    assert nipype_ran(work, "dwiprep") <= set(found["dwiprep"].nodes)
+    assert found["dwiprep"].status == "complete"
+    assert "2 workflow run(s) metered" in output
 
 
 def test_pydra_script_under_run_is_metered(tmp_path: Path) -> None:
