@@ -21,6 +21,12 @@ bash scripts/install-system-deps.sh # python3-venv, mrtrix3, graphviz, chromium,
 source scripts/venv.sh # creates .venv from /usr/bin/python3 and puts it first on PATH
 "$VENV_PYTHON" -m pip install --quiet -e ".[test]"
 bash scripts/install-example-deps.sh # dipy, nitime into the venv
+# niworkflows' MultiProcPlugin (the copy fMRIPrep and MRIQC run) for tests/apps: its plugin module
+# needs only nipype, so it goes without its dependencies into a folder of its own, not the venv
+APPS_EXTRA="$VENV/apps-extra"
+if [ ! -f "$APPS_EXTRA/niworkflows/engine/plugin.py" ]; then
+    "$VENV_PYTHON" -m pip install --quiet --no-deps --upgrade --target "$APPS_EXTRA" "niworkflows==1.14.5"
+fi
 bash scripts/check-venv.sh "$VENV"
 [ "$SETUP_ONLY" -eq 1 ] && exit 0
 

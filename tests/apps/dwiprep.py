@@ -8,6 +8,7 @@ in one process: the preprocessing (the DWI example's real nodes: MRtrix3 and dip
 small summary workflow. A workflow that fails makes it exit with status 1.
 
 Usage: python dwiprep.py DATA_DIR WORK_DIR --use-plugin plugin.yml [--light] [--fail]
+                         [--multiproc own|niworkflows]
 
 DATA_DIR holds the inputs written by ``examples/dwi_pipeline/prepare_data.py``.
 """
@@ -103,8 +104,13 @@ def build_summary(work_dir: Path):  # type: ignore[no-untyped-def]
     return wf
 
 
-def make_plugin(name: str, plugin_args: dict, pool: ProcessPoolExecutor):  # type: ignore[no-untyped-def]
-    """The app's own MultiProc: nipype's class, driving the pool the app made."""
+def make_plugin(kind: str, plugin_args: dict, pool: ProcessPoolExecutor):  # type: ignore[no-untyped-def]
+    """The app's own MultiProc over the pool the app made: a subclass of nipype's, or
+    niworkflows' copy of it (what fMRIPrep and MRIQC run), built as fMRIPrep builds it."""
+    if kind == "niworkflows":
+        from niworkflows.engine.plugin import MultiProcPlugin as NiworkflowsMultiProc
+
+        return NiworkflowsMultiProc(pool=pool, plugin_args=plugin_args)
     from nipype.pipeline.plugins import MultiProcPlugin
 
     class DwiprepMultiProcPlugin(MultiProcPlugin):
@@ -116,14 +122,14 @@ def make_plugin(name: str, plugin_args: dict, pool: ProcessPoolExecutor):  # typ
     return DwiprepMultiProcPlugin(pool, plugin_args)
 
 
-def run(wf, plugin: str, plugin_args: dict):  # type: ignore[no-untyped-def]
+def run(wf, plugin: str, plugin_args: dict, kind: str = "own"):  # type: ignore[no-untyped-def]
     if plugin != "MultiProc":
         return wf.run(plugin=plugin, plugin_args=plugin_args)
     pool = ProcessPoolExecutor(
         max_workers=int(plugin_args.get("n_procs", 2)), mp_context=mp.get_context("forkserver")
     )
     try:
-        return wf.run(plugin=make_plugin(plugin, plugin_args, pool))
+        return wf.run(plugin=make_plugin(kind, plugin_args, pool))
     finally:
         pool.shutdown()
 
@@ -135,16 +141,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--use-plugin", type=Path, required=True, help="plugin YAML file")
     parser.add_argument("--light", action="store_true", help="mask and denoise only")
     parser.add_argument("--fail", action="store_true", help="add a step that fails")
+    parser.add_argument(
+        "--multiproc", choices=("own", "niworkflows"), default="own",
+        help="whose MultiProcPlugin class: the app's subclass of nipype's, or niworkflows'",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     settings = yaml.safe_load(args.use_plugin.read_text()) or {}
     plugin = settings.get("plugin", "MultiProc")
     plugin_args = dict(settings.get("plugin_args") or {})
     try:
-        run(build_preproc(args.data_dir, args.work_dir, args.light, args.fail), plugin, plugin_args)
+        wf = build_preproc(args.data_dir, args.work_dir, args.light, args.fail)
+        run(wf, plugin, plugin_args, args.multiproc)
     except Exception as err:
         print(f"dwiprep: preprocessing failed: {err}", file=sys.stderr)
         return 1
-    run(build_summary(args.work_dir), plugin, plugin_args)
+    run(build_summary(args.work_dir), plugin, plugin_args, args.multiproc)
     print("dwiprep: done; nipype_carbon loaded:", "nipype_carbon" in sys.modules)
     return 0
 

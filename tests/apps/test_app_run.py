@@ -28,6 +28,8 @@ APPS = Path(__file__).resolve().parent
 DWIPREP = APPS / "dwiprep.py"
 PYDRA_APP = APPS / "pydra_app.py"
 KNOWN_CPU_S = 0.6  # dwiprep.KNOWN_CPU_S
+#: niworkflows, installed by scripts/test.sh without its dependencies (only its plugin is used)
+APPS_EXTRA = Path(sys.prefix) / "apps-extra"
 #: the most CPU a worker adds to a Function node's own (unpickling, hashing, the result)
 WORKER_OVERHEAD_S = 0.5
 
@@ -169,6 +171,31 @@ def test_a_failing_app_keeps_its_exit_status_and_its_failure_is_recorded(
     assert session.nodes["dwiprep.broken_step"].status == "failed"
     assert session.nodes["dwiprep.dwi_mask"].status == "ran"
     assert "failed" in proc.stderr.split("workflow run(s) metered")[1]
+
+
+@pytest.mark.example
+@needs_example_deps
+@pytest.mark.skipif(
+    not (APPS_EXTRA / "niworkflows" / "engine" / "plugin.py").is_file(),
+    reason=f"niworkflows not in {APPS_EXTRA}: run bash scripts/test.sh --setup-only",
+)
+def test_niworkflows_multiproc_as_fmriprep_builds_it(data: Path, tmp_path: Path) -> None:
+    """niworkflows' own copy of MultiProcPlugin (not nipype's class) over a forkserver pool."""
+    proc = subprocess.run(
+        [*carbon_run("--carbon-dir", str(tmp_path / "carbon"), "--"),
+         sys.executable, str(DWIPREP), str(data), str(tmp_path / "work"), "--light",
+         "--use-plugin", str(plugin_file(tmp_path, "MultiProc")), "--multiproc", "niworkflows"],
+        env=clean_env(PYTHONPATH=os.pathsep.join([str(REPO), str(APPS_EXTRA)])),
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    session = sessions(tmp_path / "carbon")["dwiprep"]
+    assert session.metadata["plugin"] == "MultiProcPlugin"
+    engine = next(r for r in session.nodes.values() if r.is_engine)
+    assert engine.interface == "niworkflows.engine.plugin.MultiProcPlugin"
+    assert nipype_ran(tmp_path / "work", "dwiprep") <= set(session.nodes)
+    cpu = session.nodes["dwiprep.known_cpu"].measurement["cpu_s"]
+    assert KNOWN_CPU_S <= cpu <= KNOWN_CPU_S + WORKER_OVERHEAD_S
 
 
 @pytest.mark.example
