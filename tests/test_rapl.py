@@ -131,6 +131,22 @@ def test_stale_readings_across_a_wrap_add_no_energy() -> None:
     assert wraps == 2 and (energy >= 0).all()
 
 
+def test_wraps_across_long_gaps_are_placed_by_the_counters_power() -> None:
+    """A 60 J counter at a steady 40 W, read every 0.25 s, then not for 1.2 s (a stalled reader:
+    48 J passed, more than half the range), then every 0.25 s again: 40 W x 3.2 s = 128 J.
+
+    By value alone the reading after the gap (counter at 2.0 J, 46 J below the last) is nearest
+    the last one as a stale reading; by the counter's power it is one wrap on.
+    """
+    t = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 2.2, 2.45, 2.7, 2.95, 3.2])
+    values = (40.0 * t + 8.0) % 60.0
+    energy, wraps = counter_energy(values, wrap_j=60.0, t=t)
+    assert energy.sum() == pytest.approx(128.0)
+    assert wraps == 2
+    by_value, _ = counter_energy(values, wrap_j=60.0)
+    assert by_value.sum() == pytest.approx(128.0 - 60.0)  # what it would lose without times
+
+
 def test_each_die_of_a_package_is_counted_once(tmp_path: Path) -> None:
     tree = FakePowercap(tmp_path)
     tree.zone("intel-rapl:0", "package-0-die-0", 40.0)

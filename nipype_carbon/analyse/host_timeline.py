@@ -76,18 +76,23 @@ def _fill(t: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.interp(t, t[ok], values[ok])
 
 
-def counter_energy(values: np.ndarray, wrap_j: float | None) -> tuple[np.ndarray, int]:
+def counter_energy(
+    values: np.ndarray, wrap_j: float | None, t: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
     """Energy per interval of a cumulative counter read by several processes, and the wraps.
 
     Readings of one counter merged from several processes are in time order
     only up to the delay between taking the time and reading the counter, so
     a reading may be a little older than the one before it, even across a
     wrap. Each reading is therefore placed on the wrap (a multiple of
-    ``wrap_j``) that brings it nearest to the highest value reached so far,
-    and the counter is the running maximum of those: a stale reading adds no
-    energy, and a wrap is never taken for a fall or a fall for a wrap. This
-    holds while less than half the counter's range passes between readings
-    (see ``long_gaps``).
+    ``wrap_j``) that brings it nearest to where the counter should be: the
+    highest value reached so far, advanced (given the times ``t``) at the
+    counter's mean power so far over the time since. The counter is the running
+    maximum of those: a stale reading adds no energy, and a wrap is never taken
+    for a fall or a fall for a wrap. Without times this holds while less than
+    half the counter's range passes between readings; with them, while the
+    power between two readings stays within half a range per interval of its
+    mean (a reader stalled on a busy host, see ``long_gaps``).
     """
     if not len(values):
         return np.zeros(0), 0
@@ -95,9 +100,15 @@ def counter_energy(values: np.ndarray, wrap_j: float | None) -> tuple[np.ndarray
         level = np.maximum.accumulate(values)
         return np.diff(level), 0
     level = np.empty_like(values)
-    top = float(values[0])
+    times = t.tolist() if t is not None else [0.0] * len(values)
+    first, t0 = float(values[0]), times[0]
+    top, t_top = first, t0
     for i, value in enumerate(values.tolist()):
-        top = max(top, value + round((top - value) / wrap_j) * wrap_j)
+        power = (top - first) / (t_top - t0) if t_top > t0 else 0.0
+        expected = top + power * max(0.0, times[i] - t_top)
+        placed = value + round((expected - value) / wrap_j) * wrap_j
+        if placed > top:
+            top, t_top = placed, times[i]
         level[i] = top
     wraps = int(level[-1] // wrap_j - values[0] // wrap_j)
     return np.diff(level), wraps
@@ -143,7 +154,7 @@ def build_timeline(
         raw = np.concatenate(value_parts[name])[order] if len(t) else t
         values = _fill(t, raw) if len(t) else t
         if domain.kind == "counter":
-            energy[name], n_wraps = counter_energy(values, domain.wrap_j)
+            energy[name], n_wraps = counter_energy(values, domain.wrap_j, t)
             wraps += n_wraps
         else:
             energy[name] = power_energy(t, values)
