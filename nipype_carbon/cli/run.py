@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -39,7 +40,7 @@ from types import FrameType
 from nipype_carbon._version import __version__
 from nipype_carbon.cli.options import error_line
 from nipype_carbon.measure.procfs import children_by_scan
-from nipype_carbon.record.runs import recorded_start, session_files
+from nipype_carbon.record.runs import session_files
 from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE, CarbonSettings, SettingsError
 
 #: the packages copied into the runtime folder, and the files of theirs that are needed
@@ -123,6 +124,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def invocation_id() -> str:
+    """What this invocation's sessions record as ``launched_by``: host, pid and start."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{time.time():.3f}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command = list(args.command)
@@ -135,8 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     carbon_dir = Path(args.carbon_dir).absolute()
+    launch = invocation_id()
     try:
-        variables = carbon_variables(args, carbon_dir)
+        variables = carbon_variables(args, carbon_dir, launch)
         runtime = prepare_runtime(carbon_dir)
     except (SettingsError, ValueError, OSError) as err:
         print(error_line("run", err), file=sys.stderr)
@@ -152,14 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as err:
             print(error_line("run", err), file=sys.stderr)
             return 2
-    started = time.time()
     status = run_command(command, {**os.environ, **variables})
     if not args.no_report:
-        print_report(carbon_dir, started, args.top)
+        print_report(carbon_dir, launch, args.top)
     return status
 
 
-def carbon_variables(args: argparse.Namespace, carbon_dir: Path) -> dict[str, str]:
+def carbon_variables(args: argparse.Namespace, carbon_dir: Path, launch: str) -> dict[str, str]:
     """The ``NIPYPE_CARBON_*`` variables for COMMAND, checked as the runs will check them."""
     given: dict[str, str] = {"carbon_dir": str(carbon_dir)}
     for name in ("region", "intensity", "pue"):
@@ -172,7 +180,7 @@ def carbon_variables(args: argparse.Namespace, carbon_dir: Path) -> dict[str, st
             raise ValueError(f"--set {item!r}: give KEY=VALUE (a carbon setting)")
         given[key.strip()] = value.strip()
     variables = {ENV_PREFIX + key.upper(): value for key, value in given.items()}
-    variables[RUN_VARIABLE] = "1"
+    variables[RUN_VARIABLE] = launch
     # refused here, before COMMAND starts: a typo, an out-of-range number, an unusable folder
     CarbonSettings.from_mapping({}, env={**os.environ, **variables})
     carbon_dir.mkdir(parents=True, exist_ok=True)
@@ -320,11 +328,12 @@ def _terminal_sent_it() -> bool:
         return False
 
 
-def print_report(carbon_dir: Path, started: float, top: int) -> None:
-    """One report across the runs COMMAND made (sessions that started after it did)."""
-    sessions = [p for p in session_files(carbon_dir) if recorded_start(p) >= started - 1.0]
+def print_report(carbon_dir: Path, launch: str, top: int) -> None:
+    """One report across the runs this invocation made (sessions that record ``launch``:
+    other jobs may write to the same carbon directory meanwhile)."""
+    sessions = [p for p in session_files(carbon_dir) if _launched_by(p) == launch]
     found = [_unmetered(p) for p in sorted(carbon_dir.glob(UNMETERED_GLOB))]
-    notes = [note for note, when in found if when >= started - 1.0]
+    notes = [text for text, by in found if by == launch]
     print(f"nipype-carbon run: carbon directory {carbon_dir}", file=sys.stderr)
     if not sessions and not notes:
         print("nipype-carbon run: no Nipype or Pydra run was metered", file=sys.stderr)
@@ -341,11 +350,20 @@ def print_report(carbon_dir: Path, started: float, top: int) -> None:
         print(f"session: {path}", file=sys.stderr)
 
 
-def _unmetered(path: Path) -> tuple[str, float]:
-    import json
+def _launched_by(path: Path) -> str | None:
+    """The invocation a session file's header names (``None`` for any other run)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            header = json.loads(handle.readline(1_000_000))
+        value = header.get("metadata", {}).get("launched_by")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
+
+def _unmetered(path: Path) -> tuple[str, str | None]:
     try:
         note = json.loads(path.read_text(encoding="utf-8"))
-        return f"workflow {note.get('workflow')}: {note.get('error')}", float(note.get("time", 0))
+        return f"workflow {note.get('workflow')}: {note.get('error')}", note.get("launched_by")
     except (OSError, ValueError, TypeError, AttributeError):
-        return f"{path.name} (unreadable note)", path.stat().st_mtime
+        return f"{path.name} (unreadable note)", None

@@ -86,6 +86,7 @@ def _leave_note(workflow: str, err: BaseException) -> None:
         return
     try:
         note = {
+            "launched_by": os.environ.get("NIPYPE_CARBON_RUN"),
             "workflow": workflow,
             "time": time.time(),
             "pid": os.getpid(),

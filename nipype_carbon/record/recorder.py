@@ -30,7 +30,12 @@ from nipype_carbon.measure.proctree import ProcessClock
 from nipype_carbon.record.noderun import RunContext, meters_for
 from nipype_carbon.record.scheduler import scheduler_record
 from nipype_carbon.record.session import Session, load_session, new_session_path, session_files
-from nipype_carbon.record.settings import CarbonSettings, SettingsError, check_carbon_dir
+from nipype_carbon.record.settings import (
+    RUN_VARIABLE,
+    CarbonSettings,
+    SettingsError,
+    check_carbon_dir,
+)
 from nipype_carbon.record.spool import drain
 
 #: readings taken in the baseline window before the first node starts
@@ -68,6 +73,8 @@ class RunRecorder:
         self.settings = settings
         self.carbon_dir = Path(carbon_dir).resolve()
         self.metadata = dict(metadata)
+        if os.environ.get(RUN_VARIABLE):  # under `nipype-carbon run`: which invocation
+            self.metadata.setdefault("launched_by", os.environ[RUN_VARIABLE])
         self.batch = batch
         self.scheduler = scheduler
         self.path = new_session_path(self.carbon_dir)

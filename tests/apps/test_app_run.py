@@ -151,6 +151,8 @@ def test_every_node_of_an_unmodified_app_has_a_record(full_run: dict) -> None:
     assert "2 workflow run(s) metered" in proc.stderr
     assert "dwiprep.known_cpu" in proc.stderr.split("workflow run(s) metered")[1]
     assert "nipype_carbon loaded: True" in proc.stdout  # loaded by the hook, not by the app
+    launches = {s.metadata["launched_by"] for s in found.values()}
+    assert len(launches) == 1  # both sessions name the one invocation
     assert "import nipype_carbon" not in DWIPREP.read_text()
 
 
@@ -348,11 +350,14 @@ def test_an_app_in_a_slurm_batch_script(
 
 
 def test_pydra_script_under_run_is_metered(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [*carbon_run("--carbon-dir", str(tmp_path / "carbon"), "--"),
-         sys.executable, str(PYDRA_APP), str(tmp_path / "cache")],
-        env=run_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    def run_app(cache: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*carbon_run("--carbon-dir", str(tmp_path / "carbon"), "--"),
+             sys.executable, str(PYDRA_APP), str(tmp_path / cache)],
+            env=run_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    proc = run_app("cache")
     assert proc.returncode == 0, proc.stderr[-3000:]
     session = sessions(tmp_path / "carbon")["TwoSteps"]
     assert session.metadata["worker"] == "carbon" and session.metadata["base"] == "cf"
@@ -360,3 +365,7 @@ def test_pydra_script_under_run_is_metered(tmp_path: Path) -> None:
         cpu = session.nodes[step].measurement["cpu_s"]
         assert 0.4 <= cpu <= 0.4 + WORKER_OVERHEAD_S, (step, cpu)
     assert "1 workflow run(s) metered" in proc.stderr
+    # a second invocation into the same folder reports its own run only, not the first one's
+    again = run_app("cache2")
+    assert again.returncode == 0 and "1 workflow run(s) metered" in again.stderr
+    assert len(session_files(tmp_path / "carbon")) == 2
