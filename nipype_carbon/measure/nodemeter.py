@@ -25,6 +25,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
+from nipype_carbon.measure.alarm import Alarm, alarm_thread_id, call_later
 from nipype_carbon.measure.guard import BoundedCall, PlausibleCounter
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.measurement import HostNow, Measurement, wrap_safe_interval_s
@@ -70,7 +71,9 @@ class NodeMeter:
     -----
     Never raises into the measured work: a failing meter is recorded in
     ``measurement.errors`` and its domain left out of later samples. The
-    sampler thread is a daemon thread joined on exit. CPU time of the
+    sampler thread is a daemon thread, started once the work has lasted one
+    interval (:mod:`~nipype_carbon.measure.alarm`; shorter work needs none: it has
+    its first and last samples) and joined on exit. CPU time of the
     sampler thread itself is reported as ``meter_cpu_s``, not as the node's.
     """
 
@@ -90,6 +93,9 @@ class NodeMeter:
         self._errors: list[str] = []
         self._failed: set[int] = set()
         self._thread: threading.Thread | None = None
+        self._alarm: Alarm | None = None
+        self._state = threading.Lock()  # the sampler thread started, or the meter stopped
+        self._stopped = False
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sampler_cpu_s = 0.0
@@ -112,7 +118,7 @@ class NodeMeter:
 
     # -- public ---------------------------------------------------------
     def start(self) -> None:
-        """Take the first sample and start the sampler thread. Never raises."""
+        """Take the first sample; the sampler thread follows one interval later. Never raises."""
         try:
             if not self._meters and self._selection is None:
                 self._selection = select_meters()
@@ -129,21 +135,39 @@ class NodeMeter:
             self._start = self.clock()
             self._take_sample(exclude_cpu_s=0.0)
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=SAMPLER_THREAD_NAME, daemon=True)
-            self._thread.start()
-            ignore = getattr(self._tree, "ignore_thread", None)
-            if ignore is not None and self._thread.native_id is not None:
-                ignore(self._thread.native_id)
+            self._stopped = False
+            # the sampler thread starts once the node has lasted one interval (most end first)
+            self._alarm = call_later(self.sample_interval_s, self._start_sampler)
+            self._ignore(alarm_thread_id())
         except Exception as err:  # never fail the user's work
             self._note(f"start failed: {type(err).__name__}: {err}")
+
+    def _start_sampler(self) -> None:
+        """Start the sampler thread (from the alarm thread), unless the node has ended."""
+        with self._state:
+            if self._stopped:
+                return
+            self._thread = threading.Thread(target=self._run, name=SAMPLER_THREAD_NAME, daemon=True)
+            self._thread.start()
+            self._ignore(self._thread.native_id)
+
+    def _ignore(self, native_id: int | None) -> None:
+        """Leave a thread of the meter's out of the node's CPU (counted by threads)."""
+        ignore = getattr(self._tree, "ignore_thread", None)
+        if ignore is not None and native_id is not None:
+            ignore(native_id)
 
     def stop(self) -> Measurement | None:
         """Stop sampling, take the last sample, and build the measurement. Never raises."""
         try:
-            if self._thread is not None:
+            with self._state:
+                self._stopped = True
+                thread, self._thread = self._thread, None
+                if self._alarm is not None:
+                    self._alarm.cancel()
+            if thread is not None:
                 self._stop.set()
-                self._thread.join(timeout=max(5.0, 2 * self.sample_interval_s))
-                self._thread = None
+                thread.join(timeout=max(5.0, 2 * self.sample_interval_s))
             sample = self._take_sample(exclude_cpu_s=self._sampler_cpu_s)
             self._call.close()
             self.measurement = self._build(sample)
@@ -164,11 +188,13 @@ class NodeMeter:
     # -- sampling ---------------------------------------------------------
     def _run(self) -> None:
         started = time.thread_time()
-        while not self._stop.wait(self.sample_interval_s):
+        wait_s = 0.0  # started one interval in: the first sample is due now
+        while not self._stop.wait(wait_s):
             try:
                 self._take_sample(self._sampler_cpu_s + time.thread_time() - started)
             except Exception as err:
                 self._note(f"sample failed: {type(err).__name__}: {err}")
+            wait_s = self.sample_interval_s
         self._sampler_cpu_s += time.thread_time() - started
 
     def _take_sample(self, exclude_cpu_s: float) -> dict[str, Any]:

@@ -78,9 +78,9 @@ class RunContext:
     def carbon_settings(self) -> CarbonSettings:
         return CarbonSettings.from_mapping(self.settings, env={})
 
-    def selection(self) -> MeterSelection:
+    def selection(self, settings: CarbonSettings | None = None) -> MeterSelection:
         use = self.meter_kinds if self.host and self.host == host_name() else None
-        return meters_for(self.carbon_settings(), use)
+        return meters_for(settings or self.carbon_settings(), use)
 
 
 #: environment variables that name the batch job a node runs in
@@ -146,7 +146,7 @@ class NodeRun:
             try:
                 settings = self.context.carbon_settings()
                 self._meter = NodeMeter(
-                    self.context.selection(),
+                    self.context.selection(settings),
                     settings.sample_interval_s,
                     # in the driving process, the node is its thread and the children it starts
                     process_clock=partial(ProcessTreeClock, thread_scope=self.context.in_driver()),

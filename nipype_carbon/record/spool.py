@@ -48,10 +48,12 @@ def write_record(
     spool.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in record.name)[:150]
     final = spool / f"{safe}.{os.getpid()}.{time.time_ns()}{suffix}"
+    # encoded whole first: json.dump to a file writes each token on its own
+    data = json.dumps(record.to_dict(), separators=(",", ":")).encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=spool)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record.to_dict(), handle, separators=(",", ":"))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
