@@ -66,6 +66,11 @@ class NodeMeter:
     process_clock : callable
         Factory of the CPU clock: the process tree (default), or
         :class:`~nipype_carbon.measure.proctree.ProcessClock` for this process alone.
+    on_progress : callable, optional
+        Given the measurement so far, from the sampler thread: when it starts (the work
+        has lasted one interval), then each time the work has lasted a quarter longer
+        (so a process killed mid-work leaves most of what was measured, at a cost that
+        grows with the work's length only).
 
     Notes
     -----
@@ -83,8 +88,11 @@ class NodeMeter:
         sample_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         process_clock: Callable[[], ProcessTreeClock | ProcessClock] = ProcessTreeClock,
+        on_progress: Callable[[Measurement], None] | None = None,
     ) -> None:
         self._process_clock = process_clock
+        self._on_progress = on_progress
+        self._progress_at_s = 0.0
         self._selection = meters if isinstance(meters, MeterSelection) else None
         self._meters = list(meters.meters if isinstance(meters, MeterSelection) else meters or [])
         self.sample_interval_s = float(sample_interval_s)
@@ -191,11 +199,22 @@ class NodeMeter:
         wait_s = 0.0  # started one interval in: the first sample is due now
         while not self._stop.wait(wait_s):
             try:
-                self._take_sample(self._sampler_cpu_s + time.thread_time() - started)
+                sample = self._take_sample(self._sampler_cpu_s + time.thread_time() - started)
+                self._progress(sample, self._sampler_cpu_s + time.thread_time() - started)
             except Exception as err:
                 self._note(f"sample failed: {type(err).__name__}: {err}")
             wait_s = self.sample_interval_s
         self._sampler_cpu_s += time.thread_time() - started
+
+    def _progress(self, last: dict[str, Any], meter_cpu_s: float) -> None:
+        """Hand the measurement so far to ``on_progress`` when due (see the class)."""
+        age_s = last["t"] - self._start
+        if self._on_progress is None or age_s < self._progress_at_s:
+            return
+        self._progress_at_s = max(1.25 * age_s, age_s + self.sample_interval_s)
+        with self._lock:
+            samples = _copy_samples(self._samples)
+        self._on_progress(self._build(last, samples, meter_cpu_s))
 
     def _take_sample(self, exclude_cpu_s: float) -> dict[str, Any]:
         with self._lock:
@@ -270,15 +289,21 @@ class NodeMeter:
         logger.warning("nipype-carbon: %s", message)
         self._errors.append(message)
 
-    def _build(self, last: dict[str, Any]) -> Measurement:
+    def _build(
+        self,
+        last: dict[str, Any],
+        samples: dict[str, Any] | None = None,
+        meter_cpu_s: float | None = None,
+    ) -> Measurement:
+        samples = self._samples if samples is None else samples
         selection = self._selection or MeterSelection(self._meters)
         baseline: dict[str, float] = {}
         for meter in self._meters:
             baseline.update(meter.baseline_power_w())
         peak = max(self._tree.peak_rss_b, self._tree.reaped_peak_rss_b())
-        rows = len(self._samples["t"])
+        rows = len(samples["t"])
         for group in ("domains", "gpu"):
-            for column in self._samples[group].values():
+            for column in samples[group].values():
                 column.extend([None] * (rows - len(column)))
         return Measurement(
             host=HostInfo.collect().to_dict(),
@@ -286,10 +311,10 @@ class NodeMeter:
             start=self._start,
             end=last["t"],
             cpu_s=last["cpu_s"],
-            meter_cpu_s=self._sampler_cpu_s,
+            meter_cpu_s=self._sampler_cpu_s if meter_cpu_s is None else meter_cpu_s,
             peak_rss_b=peak,
             sample_interval_s=self.sample_interval_s,
-            samples=self._samples,
+            samples=samples,
             meters=selection.to_dict(),
             baseline_power_w=baseline,
             errors=list(self._errors),
@@ -297,6 +322,14 @@ class NodeMeter:
             inherited_cpu_s=getattr(self._tree, "inherited_cpu_s", 0.0),
             faults=list(self._faults),
         )
+
+
+def _copy_samples(samples: dict[str, Any]) -> dict[str, Any]:
+    """The samples so far, apart from the lists the sampler goes on appending to."""
+    copied: dict[str, Any] = {k: list(v) for k, v in samples.items() if isinstance(v, list)}
+    for group in ("domains", "gpu"):
+        copied[group] = {name: list(column) for name, column in samples[group].items()}
+    return copied
 
 
 def _column(columns: dict[str, list[Any]], name: str, index: int) -> list[Any]:

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from nipype_carbon.measure.host import host_name
+from nipype_carbon.measure.measurement import Measurement
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessTreeClock
@@ -115,8 +116,10 @@ class NodeRun:
 
     Set :attr:`status` to ``"cached"`` when the engine found the result
     cached; an exception leaving the block marks the node ``failed``. A
-    provisional record is spooled as the node starts and removed once its final
-    record is written, so a process killed mid-node leaves a ``killed`` record.
+    provisional record is spooled as the node starts (its start time), refreshed with
+    what was measured so far while the node lasts (see ``NodeMeter``'s ``on_progress``)
+    and removed once its final record is written, so a process killed mid-node leaves
+    a ``killed`` record with what was measured up to its last refresh.
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class NodeRun:
                     settings.sample_interval_s,
                     # in the driving process, the node is its thread and the children it starts
                     process_clock=partial(ProcessTreeClock, thread_scope=self.context.in_driver()),
+                    on_progress=self._spool_progress,
                 )
             except Exception as err:  # never fail the node
                 self._note(f"meter not started: {type(err).__name__}: {err}")
@@ -194,6 +198,28 @@ class NodeRun:
             self._provisional = str(write_provisional(self.context.spool_dir, record))
         except Exception as err:
             logger.warning("nipype-carbon: %s: provisional record not written: %s", self.name, err)
+
+    def _spool_progress(self, measurement: Measurement) -> None:
+        """The provisional record again, with what was measured so far (from the sampler
+        thread, now and then: a node killed later keeps it). The earlier one goes once
+        this one is written."""
+        record = NodeRecord.from_measurement(
+            self.name,
+            measurement,
+            status="running",
+            interface=self.interface,
+            workflow=self.workflow,
+            extra=dict(self.extra),
+        )
+        try:
+            written = str(write_provisional(self.context.spool_dir, record))
+        except Exception as err:
+            logger.warning("nipype-carbon: %s: provisional record not updated: %s", self.name, err)
+            return
+        earlier, self._provisional = self._provisional, written
+        if earlier is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(earlier)
 
     def _spool(self, error: str | None) -> None:
         stopping = time.perf_counter()

@@ -9,7 +9,8 @@ finish, and once more at the end; ``nipype-carbon collect`` drains it later
 for engines that return before their jobs end.
 
 A node also leaves a *provisional* record (status ``running``, with its process
-id) when it starts, removed once its final record is written. A provisional
+id) when it starts, rewritten with what was measured so far while it runs long
+(see ``NodeRun``), removed once its final record is written. A provisional
 record whose process is gone becomes a ``killed`` record; one still there when
 the run ends, its process alive, a ``lost`` one (the final record could not be
 written). A record that could not be written to the session stays in the spool.
@@ -160,7 +161,14 @@ def _judge(record: NodeRecord, final: bool) -> NodeRecord:
         )
     else:
         record.status = "killed"
-        record.error = f"its process ({pid}) ended before the node did; no measurement kept"
+        if record.measurement:
+            kept = time.strftime("%H:%M:%S", time.localtime(record.end))
+            record.error = (
+                f"its process ({pid}) ended before the node did; what was measured up to "
+                f"{kept} is kept"
+            )
+        else:
+            record.error = f"its process ({pid}) ended before the node did; no measurement kept"
     return record
 
 
