@@ -28,7 +28,7 @@ from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessTreeClock
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.settings import CarbonSettings
-from nipype_carbon.record.spool import write_provisional, write_record
+from nipype_carbon.record.spool import hand_over, write_provisional, write_record
 
 logger = logging.getLogger("nipype_carbon.record.noderun")
 
@@ -255,6 +255,8 @@ class NodeRun:
                 extra=self.extra,
                 error=error,
             )
+        if self.context.in_driver() and hand_over(self.context.spool_dir, record):
+            return  # in the session's own process: no spool file to write and read back
         write_record(self.context.spool_dir, record)
 
     def _note(self, message: str) -> None:

@@ -24,7 +24,9 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,36 @@ def write_record(
         Path(tmp).unlink(missing_ok=True)
         raise
     return final
+
+
+#: per spool directory, the session that takes a record finished in its own process
+_receivers: dict[str, tuple[int, Callable[[NodeRecord], bool]]] = {}
+
+
+def receive_here(
+    spool_dir: str | os.PathLike[str], receiver: Callable[[NodeRecord], bool] | None
+) -> None:
+    """Let records finished in this process (and thread) skip the spool: ``receiver`` takes
+    them and says whether they are on disk (None: no longer)."""
+    if receiver is None:
+        _receivers.pop(str(spool_dir), None)
+    else:
+        _receivers[str(spool_dir)] = (os.getpid(), receiver)
+
+
+def hand_over(spool_dir: str | os.PathLike[str], record: NodeRecord) -> bool:
+    """Give a record to its session directly, where the session is written by this process
+    and thread (a node run inside the driving process); False: spool it as usual."""
+    found = _receivers.get(str(spool_dir))
+    if found is None or found[0] != os.getpid():  # a forked worker inherits the table
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False  # the session is the main thread's
+    try:
+        return found[1](record)
+    except Exception as err:
+        logger.warning("nipype-carbon: record of %s goes to the spool: %s", record.name, err)
+        return False
 
 
 def should_replace(old: NodeRecord | None, new: NodeRecord) -> bool:
