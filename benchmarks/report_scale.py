@@ -271,7 +271,7 @@ def profile_build_report(n_nodes: int, n_hosts: int, top: int = 15) -> None:
 
 
 #: bytes a one-second sample takes in a session file (t, CPU, memory, host CPU, two domains)
-SAMPLE_BYTES = 116
+SAMPLE_BYTES = 106
 #: nodes in a concurrency session, whatever the level (the level sets the waves)
 CONCURRENT_NODES = 1000
 
