@@ -227,10 +227,15 @@ def _attribute_host(
             continue
         base_w, how = baselines[name]
         result.baseline_power_w[name], result.baseline_method[name] = base_w, how
-        baseline = np.minimum(energy, base_w * timeline.dt)
-        dynamic = energy - baseline
+        # in place where it can be: a long run's bins are many (one array per domain each)
+        baseline = timeline.dt  # a fresh array
+        baseline = np.minimum(energy, np.multiply(base_w, baseline, out=baseline), out=baseline)
+        dynamic = np.subtract(energy, baseline, out=energy)
         if domain.component == "cpu":
-            amounts = _cpu_amounts(dynamic, timeline.dbusy * covered, series, spans, timeline.t)
+            dbusy = timeline.dbusy
+            dbusy *= covered
+            amounts = _cpu_amounts(dynamic, dbusy, series, spans, timeline.t)
+            del dbusy
             unattributed["cpu"] += _give_amounts(dynamic, amounts, series, nodes, "energy_cpu_j")
         else:
             shares = _gpu_shares(domain, timeline, series, spans, engine, working)
@@ -248,6 +253,7 @@ def _attribute_host(
             )
         else:
             unattributed["idle"] += float(baseline.sum())
+        del energy, baseline, dynamic
     result.unattributed_j = unattributed
     return result
 
@@ -303,7 +309,10 @@ def _cpu_amounts(
     # below a nanosecond of CPU there is no rate to speak of (and dividing by it overflows)
     overall = float(dynamic.sum() / dbusy.sum()) if dbusy.sum() > MIN_BUSY_S else 0.0
     seen = busy > MIN_BUSY_S
-    rate = np.where(seen, energy / np.where(seen, busy, 1.0), overall)
+    busy[~seen] = 1.0
+    rate = np.divide(energy, busy, out=energy)  # in place: one array per bin fewer
+    rate[~seen] = overall
+    del busy
     return [
         float((rate[a:b] * _increments(t, s, s.cpu_s, (a, b))).sum())
         for s, (a, b) in zip(series, spans, strict=True)
