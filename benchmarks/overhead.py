@@ -7,8 +7,17 @@ is cached. Prints the median wall-time ratio and the metering cost per node:
 the meter's own latency around each node (start + stop, from the session) and
 its sampler thread's CPU.
 
-Usage: python benchmarks/overhead.py [--plugin MultiProc] [--pairs 5] [--nodes 24]
-       python benchmarks/overhead.py --startup   # the start-up hook's cost per process
+Also prints the cost per node: the median over pairs of (Carbon wall - base wall) / nodes,
+everything the Carbon plugin adds (meter, spool, session, end summary). With
+``--node-cpu-s 0`` and many nodes it is all cost (issue 9: at most 5 ms per node at 1,000
+nodes under CarbonLinear). ``--startup`` prints instead what the start-up hook costs each
+Python process (issue 10).
+
+Usage::
+
+    python benchmarks/overhead.py [--plugin MultiProc] [--pairs 5] [--nodes 24]
+    python benchmarks/overhead.py --plugin Linear --nodes 1000 --node-cpu-s 0 --pairs 5
+    python benchmarks/overhead.py --startup
 
 Targets (issue 3): wall-time ratio at most 1.02, metering cost at most 5 ms per node.
 """
@@ -16,6 +25,7 @@ Targets (issue 3): wall-time ratio at most 1.02, metering cost at most 5 ms per 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import sys
@@ -49,12 +59,21 @@ def build(base_dir: Path, nodes: int, node_cpu_s: float) -> pe.Workflow:
     return wf
 
 
-def one_run(plugin: str, args: argparse.Namespace) -> tuple[float, Path]:
+def _cpu_s() -> float:
+    """CPU seconds of this process and its reaped children (MultiProc's workers)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def one_run(plugin: str, args: argparse.Namespace) -> tuple[float, float, Path]:
+    """Wall and CPU seconds of one run, and its working directory."""
     work = Path(tempfile.mkdtemp(prefix="overhead-"))
     wf = build(work, args.nodes, args.node_cpu_s)
-    start = time.perf_counter()
+    cpu, start = _cpu_s(), time.perf_counter()
     wf.run(plugin=plugin, plugin_args={"n_procs": args.n_procs})
-    return time.perf_counter() - start, work
+    return time.perf_counter() - start, _cpu_s() - cpu, work
 
 
 def startup_cost(repeats: int) -> int:
@@ -106,14 +125,16 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("nipype.workflow").setLevel(logging.WARNING)
     base_walls, carbon_walls, meter_wall, meter_cpu = [], [], [], []
+    base_cpu, carbon_cpu = [], []
     for pair in range(args.pairs):
         order = [args.plugin, f"Carbon{args.plugin}"]
         if pair % 2:
             order.reverse()  # alternate who goes first
         for plugin in order:
-            wall, work = one_run(plugin, args)
+            wall, cpu, work = one_run(plugin, args)
             if plugin.startswith("Carbon"):
                 carbon_walls.append(wall)
+                carbon_cpu.append(cpu)
                 session = load_session(work / "overhead" / "carbon")
                 for record in session.nodes.values():
                     if record.measurement and "meter_wall_s" in record.extra:
@@ -121,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                         meter_cpu.append(record.measurement["meter_cpu_s"])
             else:
                 base_walls.append(wall)
+                base_cpu.append(cpu)
             shutil.rmtree(work, ignore_errors=True)
         print(
             f"pair {pair + 1}: {args.plugin} {base_walls[-1]:.3f} s, "
@@ -128,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     ratios = [c / b for b, c in zip(base_walls, carbon_walls, strict=True)]
+    per_node = [(c - b) / args.nodes for b, c in zip(base_walls, carbon_walls, strict=True)]
+    cpu_per_node = [(c - b) / args.nodes for b, c in zip(base_cpu, carbon_cpu, strict=True)]
     print(
         f"\nworkflow: {args.nodes} nodes x {args.node_cpu_s} CPU-s, n_procs={args.n_procs}, "
         f"{args.pairs} alternated pairs"
@@ -139,6 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"median wall-time ratio Carbon/base: {statistics.median(ratios):.4f} "
         f"(min {min(ratios):.4f}, max {max(ratios):.4f})"
+    )
+    print(
+        f"cost per node (Carbon - base wall time, over {args.nodes} nodes): median "
+        f"{1e3 * statistics.median(per_node):.2f} ms "
+        f"(min {1e3 * min(per_node):.2f}, max {1e3 * max(per_node):.2f})"
+    )
+    print(
+        f"CPU per node (Carbon - base CPU time, this process and its workers): median "
+        f"{1e3 * statistics.median(cpu_per_node):.2f} ms "
+        f"(min {1e3 * min(cpu_per_node):.2f}, max {1e3 * max(cpu_per_node):.2f})"
     )
     p95 = sorted(meter_wall)[int(0.95 * (len(meter_wall) - 1))]
     print(

@@ -8,9 +8,19 @@ the hosts' busy CPU time, modelled memory power and, on the first host, a GPU.
 
 Targets (issue 4): tables, hotspots and HTML within 5 s; the graph within 15 s.
 
+With ``--concurrency 8 64 1000`` it measures instead how the report's memory grows
+with how many nodes ran at once: for each level, a session of ``--session-mb`` (one
+host, the nodes in waves of that many, each sampled every second for as long as the
+session's size allows) is written by one process, and ``nipype-carbon report`` (the
+console table, then the HTML page) runs on it in a fresh process, which prints its
+seconds and peak resident memory (``ru_maxrss``).
+
+Target (issue 9): a 120 MB session with 1,000 nodes at once within 1 GB and 60 s.
+
 Usage::
 
     python benchmarks/report_scale.py [--nodes 10000] [--hosts 4] [--profile]
+    python benchmarks/report_scale.py --concurrency 8 64 1000 [--session-mb 120]
 """
 
 from __future__ import annotations
@@ -20,7 +30,10 @@ import cProfile
 import heapq
 import io
 import json
+import os
 import pstats
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -257,12 +270,140 @@ def profile_build_report(n_nodes: int, n_hosts: int, top: int = 15) -> None:
     print(out.getvalue())
 
 
+#: bytes a one-second sample takes in a session file (t, CPU, memory, host CPU, two domains)
+SAMPLE_BYTES = 106
+#: nodes in a concurrency session, whatever the level (the level sets the waves)
+CONCURRENT_NODES = 1000
+
+
+def build_concurrent_session(
+    concurrency: int, session_mb: float, sample_s: float = 1.0, seed: int = 0
+) -> Session:
+    """One host, ``CONCURRENT_NODES`` nodes in waves of ``concurrency``, sampled every
+    ``sample_s`` (the default setting: 1 s).
+
+    Every node of a wave starts within a second of the others and runs as long as the
+    session's size allows (its samples fill ``session_mb`` together).
+    """
+    rng = np.random.default_rng(seed)
+    n_nodes = max(CONCURRENT_NODES, concurrency)
+    samples = max(int(session_mb * 1e6 / SAMPLE_BYTES / n_nodes), 2)
+    host = host_record("node00", gpu=False)
+    tasks = []
+    for i in range(n_nodes):
+        wave = i // concurrency
+        start = T0 + wave * (samples + 1.0) * sample_s + float(rng.uniform(0.0, 1.0))
+        end = start + (samples - 1.0) * sample_s
+        tasks.append(_task(f"wave.n{i:05d}", "Function", "burn", 0, start, end, "", rng))
+    busy = busy_function(tasks)
+    session = Session(metadata={"workflow": "wave", "engine": "synthetic"})
+    session.add_host(host)
+    for task in tasks:
+        m = _samples(task, host, busy, samples, sample_s)
+        record = NodeRecord.from_measurement(task["name"], m)
+        record.interface, record.extra = task["interface"], {"n_procs": 1}
+        session.add_node(record)
+    session.add_node(scheduler(tasks, host, busy))
+    return session
+
+
+def _samples(task: dict[str, Any], host: HostRecord, busy: Any, n: int, sample_s: float) -> Any:
+    t = task["start"] + sample_s * np.arange(n, dtype=float)
+    cpu = task["rate"] * (t - task["start"])
+    samples = {
+        "t": t.tolist(), "cpu_s": cpu.tolist(), "rss_b": [5e8] * n,
+        "host_busy_cpu_s": busy(t).tolist(), "host_mem_b": [MEMORY_B / 2] * n,
+        "domains": {
+            "rapl:package-0": ((40.0 * (t - T0) + 9.0 * busy(t)) % 262143.0).tolist(),
+            "model:dram": [24.0] * n,
+        },
+        "gpu": {},
+    }  # fmt: skip
+    return Measurement(
+        host=host.info, pid=1, start=float(t[0]), end=float(t[-1]), cpu_s=float(cpu[-1]),
+        meter_cpu_s=0.0, peak_rss_b=int(5e8), sample_interval_s=sample_s, samples=samples,
+        meters=host.meters, baseline_power_w=host.baseline_power_w,
+    )  # fmt: skip
+
+
+def concurrency_case(
+    concurrency: int, session_mb: float, sample_s: float, folder: Path
+) -> dict[str, float]:
+    """Write the session in one process, report it in another; the report's figures."""
+    path = folder / f"session-c{concurrency}.jsonl"
+    here = str(Path(__file__).resolve())
+    subprocess.run(
+        [sys.executable, here, "--write-session", str(path), "--concurrency", str(concurrency),
+         "--session-mb", str(session_mb), "--sample-s", str(sample_s)], check=True,
+    )  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, here, "--report-session", str(path)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures["session_mb"] = path.stat().st_size / 1e6
+    path.unlink()
+    return figures
+
+
+def report_session(path: str) -> None:
+    """``nipype-carbon report`` twice (console, HTML) in this process; print seconds, peak MB."""
+    from contextlib import redirect_stdout
+
+    from nipype_carbon.cli.report import main as report_main
+
+    start = time.perf_counter()
+    with redirect_stdout(io.StringIO()):
+        report_main([path])
+    console_s = time.perf_counter() - start
+    html = path + ".html"
+    with redirect_stdout(io.StringIO()):
+        report_main([path, "-o", html])
+    html_s = time.perf_counter() - start - console_s
+    os.unlink(html)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"console_s": console_s, "html_s": html_s, "peak_mb": peak_mb}))
+
+
+def run_concurrency(levels: list[int], session_mb: float, sample_s: float) -> list[str]:
+    """Each level's figures; the levels over target (1 GB, 60 s) at 120 MB or less."""
+    over = []
+    print(f"{'at once':>8} {'session':>10} {'console':>9} {'HTML':>9} {'peak RSS':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for level in levels:
+            f = concurrency_case(level, session_mb, sample_s, Path(tmp))
+            print(
+                f"{level:>8,} {f['session_mb']:>7.1f} MB {f['console_s']:>7.2f} s "
+                f"{f['html_s']:>7.2f} s {f['peak_mb']:>7.0f} MB",
+                flush=True,
+            )
+            if f["peak_mb"] > 1024 or f["console_s"] > 60 or f["html_s"] > 60:
+                over.append(f"{level} at once")
+    return over
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nodes", type=int, default=10_000)
     p.add_argument("--hosts", type=int, default=4)
     p.add_argument("--profile", action="store_true", help="profile build_report")
+    p.add_argument("--concurrency", type=int, nargs="+", help="nodes at once, e.g. 8 64 1000")
+    p.add_argument("--session-mb", type=float, default=120.0)
+    p.add_argument("--sample-s", type=float, default=1.0, help="the nodes' sample interval")
+    p.add_argument("--write-session", help=argparse.SUPPRESS)
+    p.add_argument("--report-session", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.write_session:
+        session = build_concurrent_session(args.concurrency[0], args.session_mb, args.sample_s)
+        session.save(args.write_session)
+        return 0
+    if args.report_session:
+        report_session(args.report_session)
+        return 0
+    if args.concurrency:
+        over = run_concurrency(args.concurrency, args.session_mb, args.sample_s)
+        print("targets met" if not over else f"over target: {', '.join(over)}")
+        return 0
     results = run(args.nodes, args.hosts)
     fast = ["node table (node_frame)", "interface table", "hotspots (top_nodes + advise)"]
     fast += ["HTML (render_html)", "timeline SVG"]

@@ -154,3 +154,38 @@ def test_modelled_memory_counts_what_the_nodes_used_unless_the_host_was_the_runs
     assert result.nodes["wf.node"].energy_dram_j == pytest.approx(7.5, rel=1e-6)
     assert host.measured_j["dram"] == pytest.approx(60.0 if exclusive else 7.5, rel=1e-6)
     assert host.unattributed_j["dram"] == pytest.approx(52.5 if exclusive else 0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1)])
+def test_overlapping_nodes_split_by_hand(order: tuple[int, int, int]) -> None:
+    """Three nodes overlap in part (the split is made one node at a time, over its own bins).
+
+    10 W idle, 5 J per CPU-second, 6 W of memory for 16 GiB, each node holding 8 GiB.
+    a runs 0-10 s at 1 CPU, b 2-6 s at 0.5, c 5-10 s at 2. By hand, CPU: 5 J x CPU-s
+    (a 50, b 10, c 50 J). Shared idle (10 W among the nodes running): 0-2 s a alone 20 J;
+    2-5 s a, b 15 J each; 5-6 s all three 10/3 J each; 6-10 s a, c 20 J each. Memory:
+    each node's 8 GiB over max(16 GiB, what the running nodes hold): 0-2 s a 6 x 1/2 x 2
+    = 6 J (6 J nobody's); 2-5 s a, b 9 J each; 5-6 s 2 J each (24 GiB held); 6-10 s a, c
+    12 J each.
+    """
+    gib = 1024**3
+    specs = [
+        NodeSpec("a", 0.0, 10.0, 1.0, 21, rss_b=8 * gib),
+        NodeSpec("b", 2.0, 4.0, 0.5, 9, rss_b=8 * gib),
+        NodeSpec("c", 5.0, 5.0, 2.0, 11, rss_b=8 * gib),
+    ]
+    session = build_session([specs[i] for i in order], idle_w=10.0, j_per_cpu_s=5.0)
+    result = attribute_energy(session, idle="shared")
+    nodes, host = result.nodes, result.hosts["h"]
+    expected = {  # cpu, idle, dram
+        "a": (50.0, 20.0 + 15.0 + 10.0 / 3 + 20.0, 6.0 + 9.0 + 2.0 + 12.0),
+        "b": (10.0, 15.0 + 10.0 / 3, 9.0 + 2.0),
+        "c": (50.0, 10.0 / 3 + 20.0, 2.0 + 12.0),
+    }
+    for name, (cpu_j, idle_j, dram_j) in expected.items():
+        assert nodes[name].energy_cpu_j == pytest.approx(cpu_j, rel=1e-9)
+        assert nodes[name].energy_idle_j == pytest.approx(idle_j, rel=1e-9)
+        assert nodes[name].energy_dram_j == pytest.approx(dram_j, rel=1e-9)
+    assert host.unattributed_j["cpu"] == pytest.approx(0.0, abs=1e-9)
+    assert host.unattributed_j["idle"] == pytest.approx(0.0, abs=1e-9)
+    assert host.measured_j["dram"] == pytest.approx(54.0, rel=1e-9)  # 60 J less the 6 J unused

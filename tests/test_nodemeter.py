@@ -123,3 +123,31 @@ def test_two_concurrent_processes_2_to_1_get_dynamic_energy_2_to_1() -> None:
     assert result.attributed_energy_j + result.unattributed_energy_j == pytest.approx(
         result.energy_j
     )
+
+
+def test_progress_hands_over_what_was_measured_so_far() -> None:
+    """Refreshed once the work has lasted one interval, then each time it lasts a quarter
+    longer: over 0.6 s at 0.05 s, at about 0.05, 0.1, 0.15, 0.2, 0.25, 0.31, 0.39, 0.49 s
+    (fewer on a loaded host, where samples come late; never more than 13)."""
+    seen: list[Measurement] = []
+    with NodeMeter(meters=[ModelMeter()], sample_interval_s=0.05, on_progress=seen.append) as m:
+        workloads.burn_cpu_s(0.6)
+    final = m.measurement
+    assert final is not None and 2 <= len(seen) <= 13
+    rows = [len(p.samples["t"]) for p in seen]
+    assert rows == sorted(rows) and rows[-1] < len(final.samples["t"])
+    for p in seen:
+        assert p.start == final.start and p.end == p.samples["t"][-1] <= final.end
+        assert 0.0 <= p.cpu_s <= final.cpu_s
+        n = len(p.samples["t"])  # a copy: the sampler went on without changing it
+        assert all(len(c) == n for c in p.samples["domains"].values())
+    assert seen[-1].cpu_s > seen[0].cpu_s
+
+
+def test_short_work_starts_no_sampler_thread() -> None:
+    """Work shorter than one interval has its first and last samples and no thread."""
+    names: list[str] = []
+    with NodeMeter(meters=[ModelMeter()], sample_interval_s=5.0) as meter:
+        names += [t.name for t in threading.enumerate()]
+    assert SAMPLER_THREAD_NAME not in names
+    assert meter.measurement is not None and len(meter.measurement.samples["t"]) == 2

@@ -102,3 +102,17 @@ def test_two_runs_in_one_second_get_two_session_files(tmp_path: Path) -> None:
     second.with_suffix(".spool").mkdir()
     third = new_session_path(tmp_path)
     assert len({first, second, third}) == 3 and third.suffix == ".jsonl"
+
+
+def test_a_node_added_only_if_written_changes_nothing_while_lines_wait(tmp_path: Path) -> None:
+    """A record handed over by the driving process goes in only if it reaches the file;
+    while earlier lines wait for room (a full disk), it is refused and nothing changes."""
+    live = build_session([NodeSpec("a", 0, 2, 1, 3), NodeSpec("b", 1, 2, 0.5, 3)])
+    session = Session.create(tmp_path / "session.jsonl")
+    assert session.add_node_if_written(live.nodes["a"])
+    session.unwritten.append({"type": "event", "kind": "held back", "time": 0.0})
+    assert not session.add_node_if_written(live.nodes["b"])
+    assert list(session.nodes) == ["a"] and len(session.unwritten) == 1
+    session.unwritten.clear()
+    loaded = load_session(tmp_path / "session.jsonl")
+    assert list(loaded.nodes) == ["a"] and list(loaded.hosts) == list(live.hosts)

@@ -227,10 +227,15 @@ def _attribute_host(
             continue
         base_w, how = baselines[name]
         result.baseline_power_w[name], result.baseline_method[name] = base_w, how
-        baseline = np.minimum(energy, base_w * timeline.dt)
-        dynamic = energy - baseline
+        # in place where it can be: a long run's bins are many (one array per domain each)
+        baseline = timeline.dt  # a fresh array
+        baseline = np.minimum(energy, np.multiply(base_w, baseline, out=baseline), out=baseline)
+        dynamic = np.subtract(energy, baseline, out=energy)
         if domain.component == "cpu":
-            amounts = _cpu_amounts(dynamic, timeline.dbusy * covered, series, spans, timeline.t)
+            dbusy = timeline.dbusy
+            dbusy *= covered
+            amounts = _cpu_amounts(dynamic, dbusy, series, spans, timeline.t)
+            del dbusy
             unattributed["cpu"] += _give_amounts(dynamic, amounts, series, nodes, "energy_cpu_j")
         else:
             shares = _gpu_shares(domain, timeline, series, spans, engine, working)
@@ -248,6 +253,7 @@ def _attribute_host(
             )
         else:
             unattributed["idle"] += float(baseline.sum())
+        del energy, baseline, dynamic
     result.unattributed_j = unattributed
     return result
 
@@ -278,19 +284,24 @@ def _increments(
     return np.clip(np.diff(at), 0.0, None)
 
 
+#: a node's share of each bin of its span, made when asked for (index into the host's series)
+ShareOf = Callable[[int], np.ndarray]
+
+
 def _cpu_amounts(
     dynamic: np.ndarray,
     dbusy: np.ndarray,
     series: list[NodeSeries],
     spans: list[tuple[int, int]],
     t: np.ndarray,
-) -> list[np.ndarray]:
-    """Each node's dynamic CPU energy per bin: the host's rate (J per busy CPU-second) there,
-    times the node's CPU seconds there.
+) -> list[float]:
+    """Each node's dynamic CPU energy: over its bins, the host's rate (J per busy
+    CPU-second) there times the node's CPU seconds there.
 
     The rate is taken over a few bins around each (``RATE_WINDOW_BINS``), so a node's CPU
     time and the host's busy time, read at different instants by different processes,
-    need not fall in the same bin for the node to get what its CPU time caused.
+    need not fall in the same bin for the node to get what its CPU time caused. One
+    node's bins are held at a time.
     """
     window = np.ones(RATE_WINDOW_BINS)
     energy = np.convolve(dynamic, window, mode="same")
@@ -298,41 +309,48 @@ def _cpu_amounts(
     # below a nanosecond of CPU there is no rate to speak of (and dividing by it overflows)
     overall = float(dynamic.sum() / dbusy.sum()) if dbusy.sum() > MIN_BUSY_S else 0.0
     seen = busy > MIN_BUSY_S
-    rate = np.where(seen, energy / np.where(seen, busy, 1.0), overall)
+    busy[~seen] = 1.0
+    rate = np.divide(energy, busy, out=energy)  # in place: one array per bin fewer
+    rate[~seen] = overall
+    del busy
     return [
-        rate[a:b] * _increments(t, s, s.cpu_s, (a, b))
+        float((rate[a:b] * _increments(t, s, s.cpu_s, (a, b))).sum())
         for s, (a, b) in zip(series, spans, strict=True)
     ]
 
 
 def _give_amounts(
     energy: np.ndarray,
-    amounts: list[np.ndarray],
+    amounts: list[float],
     series: list[NodeSeries],
     nodes: dict[str, NodeEnergy],
     attr: str,
 ) -> float:
-    """Hand each node its amounts, scaled down if together they exceed ``energy``;
+    """Hand each node its amount, scaled down if together they exceed ``energy``;
     return what nobody got."""
     total = float(energy.sum())
-    claimed = float(sum(a.sum() for a in amounts))
+    claimed = float(sum(amounts))
     scale = min(1.0, total / claimed) if claimed > 0 else 0.0
     for s, amount in zip(series, amounts, strict=True):
-        part = float(amount.sum()) * scale
+        part = amount * scale
         setattr(nodes[s.name], attr, getattr(nodes[s.name], attr) + part)
     return total - claimed * scale
 
 
 def _memory_shares(
     timeline: HostTimeline, series: list[NodeSeries], spans: list[tuple[int, int]], total_b: float
-) -> list[np.ndarray]:
-    rss = []
-    for s, (a, b) in zip(series, spans, strict=True):
-        at = np.interp(timeline.t[a : b + 1], s.t, s.rss_b)
-        rss.append((at[1:] + at[:-1]) / 2.0)
+) -> ShareOf:
+    """Each node's share of memory energy: its memory over the bin's (at least what is
+    installed). The total is summed in a first pass; shares are made one node at a time."""
+
+    def rss(i: int) -> np.ndarray:
+        a, b = spans[i]
+        at = np.interp(timeline.t[a : b + 1], series[i].t, series[i].rss_b)
+        return (at[1:] + at[:-1]) / 2.0
+
     total = _scatter_sum(len(timeline.t) - 1, rss, spans)
     denominator = np.maximum(total, float(total_b))
-    return [_safe_ratio(r, denominator[a:b]) for r, (a, b) in zip(rss, spans, strict=True)]
+    return lambda i: _safe_ratio(rss(i), denominator[spans[i][0] : spans[i][1]])
 
 
 def _gpu_shares(
@@ -342,37 +360,40 @@ def _gpu_shares(
     spans: list[tuple[int, int]],
     engine: list[bool],
     working: np.ndarray,
-) -> list[np.ndarray]:
+) -> ShareOf:
     if not any(domain.device in s.gpu for s in series):
         return _equal_shares(spans, working, engine)
-    shares = []
-    for s, (a, b) in zip(series, spans, strict=True):
+
+    def used(i: int) -> np.ndarray:
+        (a, b), s = spans[i], series[i]
         rows = s.gpu.get(domain.device or "")
         if rows is None or not len(rows):
-            shares.append(np.zeros(b - a))
-            continue
+            return np.zeros(b - a)
         util = np.interp(timeline.t[a:b], s.t, rows[:, 0])
         total = np.interp(timeline.t[a:b], s.t, rows[:, 1])
-        shares.append(_safe_ratio(util, np.maximum(total, util)))
-    total_share = _scatter_sum(len(timeline.t) - 1, shares, spans)
-    scale = np.maximum(total_share, 1.0)
-    return [sh / scale[a:b] for sh, (a, b) in zip(shares, spans, strict=True)]
+        return _safe_ratio(util, np.maximum(total, util))
+
+    scale = np.maximum(_scatter_sum(len(timeline.t) - 1, used, spans), 1.0)
+    return lambda i: used(i) / scale[spans[i][0] : spans[i][1]]
 
 
 def _equal_shares(
     spans: list[tuple[int, int]], running: np.ndarray, left_out: list[bool]
-) -> list[np.ndarray]:
+) -> ShareOf:
     """Equal shares among the ``running`` nodes; those ``left_out`` (the scheduler) get none."""
-    return [
-        np.zeros(b - a) if out else _safe_ratio(np.ones(b - a), running[a:b])
-        for (a, b), out in zip(spans, left_out, strict=True)
-    ]
+
+    def share(i: int) -> np.ndarray:
+        a, b = spans[i]
+        return np.zeros(b - a) if left_out[i] else _safe_ratio(np.ones(b - a), running[a:b])
+
+    return share
 
 
-def _scatter_sum(n: int, parts: list[np.ndarray], spans: list[tuple[int, int]]) -> np.ndarray:
+def _scatter_sum(n: int, part: ShareOf, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Per bin, the sum of every node's ``part`` over its span (one node's part at a time)."""
     total = np.zeros(max(n, 0))
-    for part, (a, b) in zip(parts, spans, strict=True):
-        total[a:b] += part
+    for i, (a, b) in enumerate(spans):
+        total[a:b] += part(i)
     return total
 
 
@@ -384,7 +405,7 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def _give(
     energy: np.ndarray,
-    shares: list[np.ndarray],
+    share_of: ShareOf,
     series: list[NodeSeries],
     spans: list[tuple[int, int]],
     nodes: dict[str, NodeEnergy],
@@ -392,8 +413,8 @@ def _give(
 ) -> float:
     """Hand each node its share of ``energy``; return what nobody got."""
     given = 0.0
-    for s, share, (a, b) in zip(series, shares, spans, strict=True):
-        part = float((energy[a:b] * share).sum())
+    for i, (s, (a, b)) in enumerate(zip(series, spans, strict=True)):
+        part = float((energy[a:b] * share_of(i)).sum())
         setattr(nodes[s.name], attr, getattr(nodes[s.name], attr) + part)
         given += part
     return float(energy.sum()) - given

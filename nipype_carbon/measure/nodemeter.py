@@ -25,6 +25,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
+from nipype_carbon.measure.alarm import Alarm, alarm_thread_id, call_later
 from nipype_carbon.measure.guard import BoundedCall, PlausibleCounter
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.measurement import HostNow, Measurement, wrap_safe_interval_s
@@ -65,12 +66,19 @@ class NodeMeter:
     process_clock : callable
         Factory of the CPU clock: the process tree (default), or
         :class:`~nipype_carbon.measure.proctree.ProcessClock` for this process alone.
+    on_progress : callable, optional
+        Given the measurement so far, from the sampler thread: when it starts (the work
+        has lasted one interval), then each time the work has lasted a quarter longer
+        (so a process killed mid-work leaves most of what was measured, at a cost that
+        grows with the work's length only).
 
     Notes
     -----
     Never raises into the measured work: a failing meter is recorded in
     ``measurement.errors`` and its domain left out of later samples. The
-    sampler thread is a daemon thread joined on exit. CPU time of the
+    sampler thread is a daemon thread, started once the work has lasted one
+    interval (:mod:`~nipype_carbon.measure.alarm`; shorter work needs none: it has
+    its first and last samples) and joined on exit. CPU time of the
     sampler thread itself is reported as ``meter_cpu_s``, not as the node's.
     """
 
@@ -80,8 +88,11 @@ class NodeMeter:
         sample_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         process_clock: Callable[[], ProcessTreeClock | ProcessClock] = ProcessTreeClock,
+        on_progress: Callable[[Measurement], None] | None = None,
     ) -> None:
         self._process_clock = process_clock
+        self._on_progress = on_progress
+        self._progress_at_s = 0.0
         self._selection = meters if isinstance(meters, MeterSelection) else None
         self._meters = list(meters.meters if isinstance(meters, MeterSelection) else meters or [])
         self.sample_interval_s = float(sample_interval_s)
@@ -90,6 +101,9 @@ class NodeMeter:
         self._errors: list[str] = []
         self._failed: set[int] = set()
         self._thread: threading.Thread | None = None
+        self._alarm: Alarm | None = None
+        self._state = threading.Lock()  # the sampler thread started, or the meter stopped
+        self._stopped = False
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sampler_cpu_s = 0.0
@@ -112,7 +126,7 @@ class NodeMeter:
 
     # -- public ---------------------------------------------------------
     def start(self) -> None:
-        """Take the first sample and start the sampler thread. Never raises."""
+        """Take the first sample; the sampler thread follows one interval later. Never raises."""
         try:
             if not self._meters and self._selection is None:
                 self._selection = select_meters()
@@ -129,21 +143,39 @@ class NodeMeter:
             self._start = self.clock()
             self._take_sample(exclude_cpu_s=0.0)
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=SAMPLER_THREAD_NAME, daemon=True)
-            self._thread.start()
-            ignore = getattr(self._tree, "ignore_thread", None)
-            if ignore is not None and self._thread.native_id is not None:
-                ignore(self._thread.native_id)
+            self._stopped = False
+            # the sampler thread starts once the node has lasted one interval (most end first)
+            self._alarm = call_later(self.sample_interval_s, self._start_sampler)
+            self._ignore(alarm_thread_id())
         except Exception as err:  # never fail the user's work
             self._note(f"start failed: {type(err).__name__}: {err}")
+
+    def _start_sampler(self) -> None:
+        """Start the sampler thread (from the alarm thread), unless the node has ended."""
+        with self._state:
+            if self._stopped:
+                return
+            self._thread = threading.Thread(target=self._run, name=SAMPLER_THREAD_NAME, daemon=True)
+            self._thread.start()
+            self._ignore(self._thread.native_id)
+
+    def _ignore(self, native_id: int | None) -> None:
+        """Leave a thread of the meter's out of the node's CPU (counted by threads)."""
+        ignore = getattr(self._tree, "ignore_thread", None)
+        if ignore is not None and native_id is not None:
+            ignore(native_id)
 
     def stop(self) -> Measurement | None:
         """Stop sampling, take the last sample, and build the measurement. Never raises."""
         try:
-            if self._thread is not None:
+            with self._state:
+                self._stopped = True
+                thread, self._thread = self._thread, None
+                if self._alarm is not None:
+                    self._alarm.cancel()
+            if thread is not None:
                 self._stop.set()
-                self._thread.join(timeout=max(5.0, 2 * self.sample_interval_s))
-                self._thread = None
+                thread.join(timeout=max(5.0, 2 * self.sample_interval_s))
             sample = self._take_sample(exclude_cpu_s=self._sampler_cpu_s)
             self._call.close()
             self.measurement = self._build(sample)
@@ -164,12 +196,25 @@ class NodeMeter:
     # -- sampling ---------------------------------------------------------
     def _run(self) -> None:
         started = time.thread_time()
-        while not self._stop.wait(self.sample_interval_s):
+        wait_s = 0.0  # started one interval in: the first sample is due now
+        while not self._stop.wait(wait_s):
             try:
-                self._take_sample(self._sampler_cpu_s + time.thread_time() - started)
+                sample = self._take_sample(self._sampler_cpu_s + time.thread_time() - started)
+                self._progress(sample, self._sampler_cpu_s + time.thread_time() - started)
             except Exception as err:
                 self._note(f"sample failed: {type(err).__name__}: {err}")
+            wait_s = self.sample_interval_s
         self._sampler_cpu_s += time.thread_time() - started
+
+    def _progress(self, last: dict[str, Any], meter_cpu_s: float) -> None:
+        """Hand the measurement so far to ``on_progress`` when due (see the class)."""
+        age_s = last["t"] - self._start
+        if self._on_progress is None or age_s < self._progress_at_s:
+            return
+        self._progress_at_s = max(1.25 * age_s, age_s + self.sample_interval_s)
+        with self._lock:
+            samples = _copy_samples(self._samples)
+        self._on_progress(self._build(last, samples, meter_cpu_s))
 
     def _take_sample(self, exclude_cpu_s: float) -> dict[str, Any]:
         with self._lock:
@@ -244,15 +289,21 @@ class NodeMeter:
         logger.warning("nipype-carbon: %s", message)
         self._errors.append(message)
 
-    def _build(self, last: dict[str, Any]) -> Measurement:
+    def _build(
+        self,
+        last: dict[str, Any],
+        samples: dict[str, Any] | None = None,
+        meter_cpu_s: float | None = None,
+    ) -> Measurement:
+        samples = self._samples if samples is None else samples
         selection = self._selection or MeterSelection(self._meters)
         baseline: dict[str, float] = {}
         for meter in self._meters:
             baseline.update(meter.baseline_power_w())
         peak = max(self._tree.peak_rss_b, self._tree.reaped_peak_rss_b())
-        rows = len(self._samples["t"])
+        rows = len(samples["t"])
         for group in ("domains", "gpu"):
-            for column in self._samples[group].values():
+            for column in samples[group].values():
                 column.extend([None] * (rows - len(column)))
         return Measurement(
             host=HostInfo.collect().to_dict(),
@@ -260,10 +311,10 @@ class NodeMeter:
             start=self._start,
             end=last["t"],
             cpu_s=last["cpu_s"],
-            meter_cpu_s=self._sampler_cpu_s,
+            meter_cpu_s=self._sampler_cpu_s if meter_cpu_s is None else meter_cpu_s,
             peak_rss_b=peak,
             sample_interval_s=self.sample_interval_s,
-            samples=self._samples,
+            samples=samples,
             meters=selection.to_dict(),
             baseline_power_w=baseline,
             errors=list(self._errors),
@@ -271,6 +322,14 @@ class NodeMeter:
             inherited_cpu_s=getattr(self._tree, "inherited_cpu_s", 0.0),
             faults=list(self._faults),
         )
+
+
+def _copy_samples(samples: dict[str, Any]) -> dict[str, Any]:
+    """The samples so far, apart from the lists the sampler goes on appending to."""
+    copied: dict[str, Any] = {k: list(v) for k, v in samples.items() if isinstance(v, list)}
+    for group in ("domains", "gpu"):
+        copied[group] = {name: list(column) for name, column in samples[group].items()}
+    return copied
 
 
 def _column(columns: dict[str, list[Any]], name: str, index: int) -> list[Any]:

@@ -22,12 +22,13 @@ from types import TracebackType
 from typing import Any
 
 from nipype_carbon.measure.host import host_name
+from nipype_carbon.measure.measurement import Measurement
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessTreeClock
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.settings import CarbonSettings
-from nipype_carbon.record.spool import write_provisional, write_record
+from nipype_carbon.record.spool import hand_over, write_provisional, write_record
 
 logger = logging.getLogger("nipype_carbon.record.noderun")
 
@@ -78,9 +79,9 @@ class RunContext:
     def carbon_settings(self) -> CarbonSettings:
         return CarbonSettings.from_mapping(self.settings, env={})
 
-    def selection(self) -> MeterSelection:
+    def selection(self, settings: CarbonSettings | None = None) -> MeterSelection:
         use = self.meter_kinds if self.host and self.host == host_name() else None
-        return meters_for(self.carbon_settings(), use)
+        return meters_for(settings or self.carbon_settings(), use)
 
 
 #: environment variables that name the batch job a node runs in
@@ -115,8 +116,10 @@ class NodeRun:
 
     Set :attr:`status` to ``"cached"`` when the engine found the result
     cached; an exception leaving the block marks the node ``failed``. A
-    provisional record is spooled as the node starts and removed once its final
-    record is written, so a process killed mid-node leaves a ``killed`` record.
+    provisional record is spooled as the node starts (its start time), refreshed with
+    what was measured so far while the node lasts (see ``NodeMeter``'s ``on_progress``)
+    and removed once its final record is written, so a process killed mid-node leaves
+    a ``killed`` record with what was measured up to its last refresh.
     """
 
     def __init__(
@@ -146,10 +149,11 @@ class NodeRun:
             try:
                 settings = self.context.carbon_settings()
                 self._meter = NodeMeter(
-                    self.context.selection(),
+                    self.context.selection(settings),
                     settings.sample_interval_s,
                     # in the driving process, the node is its thread and the children it starts
                     process_clock=partial(ProcessTreeClock, thread_scope=self.context.in_driver()),
+                    on_progress=self._spool_progress,
                 )
             except Exception as err:  # never fail the node
                 self._note(f"meter not started: {type(err).__name__}: {err}")
@@ -195,6 +199,28 @@ class NodeRun:
         except Exception as err:
             logger.warning("nipype-carbon: %s: provisional record not written: %s", self.name, err)
 
+    def _spool_progress(self, measurement: Measurement) -> None:
+        """The provisional record again, with what was measured so far (from the sampler
+        thread, now and then: a node killed later keeps it). The earlier one goes once
+        this one is written."""
+        record = NodeRecord.from_measurement(
+            self.name,
+            measurement,
+            status="running",
+            interface=self.interface,
+            workflow=self.workflow,
+            extra=dict(self.extra),
+        )
+        try:
+            written = str(write_provisional(self.context.spool_dir, record))
+        except Exception as err:
+            logger.warning("nipype-carbon: %s: provisional record not updated: %s", self.name, err)
+            return
+        earlier, self._provisional = self._provisional, written
+        if earlier is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(earlier)
+
     def _spool(self, error: str | None) -> None:
         stopping = time.perf_counter()
         measurement = self._meter.stop() if self._meter is not None else None
@@ -229,6 +255,8 @@ class NodeRun:
                 extra=self.extra,
                 error=error,
             )
+        if self.context.in_driver() and hand_over(self.context.spool_dir, record):
+            return  # in the session's own process: no spool file to write and read back
         write_record(self.context.spool_dir, record)
 
     def _note(self, message: str) -> None:

@@ -2,7 +2,8 @@
 
 Both engine adapters use it. :meth:`RunRecorder.start` creates a fresh session
 file in the carbon directory (the spool beside it) and starts metering the
-driving process's own CPU; records are drained into the session as nodes finish;
+driving process's own CPU; records are drained into the session as nodes finish
+(a node run in this process, in its main thread, hands its record over directly);
 :meth:`RunRecorder.finish` gathers the last ones, adds the scheduler's record
 (``orchestration``), points cached nodes at the earlier session that spent their
 energy and appends an ``end`` event; the adapter then logs the summary.
@@ -28,6 +29,7 @@ from nipype_carbon.measure.host import host_name
 from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessClock
 from nipype_carbon.record.noderun import RunContext, meters_for
+from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.scheduler import scheduler_record
 from nipype_carbon.record.session import Session, load_session, new_session_path, session_files
 from nipype_carbon.record.settings import (
@@ -36,7 +38,7 @@ from nipype_carbon.record.settings import (
     SettingsError,
     check_carbon_dir,
 )
-from nipype_carbon.record.spool import drain
+from nipype_carbon.record.spool import drain, receive_here, should_replace
 
 #: readings taken in the baseline window before the first node starts
 BASELINE_SAMPLES = 5
@@ -113,6 +115,7 @@ class RunRecorder:
                 "give a writable carbon_dir with free space"
             ) from None
         self._catch_signals()
+        receive_here(self.spool_dir, self._receive)
         try:
             self._meter = NodeMeter(
                 meters_for(self.settings),
@@ -162,6 +165,16 @@ class RunRecorder:
                 self.context = dataclasses.replace(self.context, spool_dir=str(self.spool_dir))
         raise FileExistsError(f"no free session file name in {self.carbon_dir}")
 
+    def _receive(self, record: NodeRecord) -> bool:
+        """A record finished in this process, straight into the session (not through the
+        spool); whether the session holds it on disk."""
+        if self.session is None or self._finished:
+            return False
+        if not should_replace(self.session.nodes.get(record.name), record):
+            return True  # as a drain would: a cached re-run never hides the run that worked
+        # on a full disk the record waits in the spool (or is named lost), as any other
+        return self.session.add_node_if_written(record)
+
     def drain(self, final: bool = False) -> None:
         """Move finished records from the spool into the session (never raises)."""
         if self.session is None:
@@ -180,6 +193,7 @@ class RunRecorder:
         if self.session is None or self._finished:
             return
         self._finished = True
+        receive_here(self.spool_dir, None)
         self._restore_signals()
         if isinstance(failed, KeyboardInterrupt) and signal_name is None:
             signal_name = "SIGINT"

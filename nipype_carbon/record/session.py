@@ -175,18 +175,40 @@ class Session:
         later job with other GPUs adds its domains (a new host line, which a
         reader takes in place of the earlier one).
         """
+        lines, merged = self._node_lines(record)
+        if merged is not None:
+            self.hosts[merged.name] = merged
+        self.nodes[record.name] = record
+        self._append(lines)
+
+    def add_node_if_written(self, record: NodeRecord) -> bool:
+        """Add a node only if its lines reach the file now; else change nothing (False).
+
+        For a record that has somewhere else to wait (the spool) when the disk is full.
+        """
+        if self.path is None or self.unwritten:
+            return False
+        lines, merged = self._node_lines(record)
+        try:
+            _append_whole(self.path, "".join(_json_line(line) for line in lines).encode("utf-8"))
+        except OSError:
+            return False
+        if merged is not None:
+            self.hosts[merged.name] = merged
+        self.nodes[record.name] = record
+        return True
+
+    def _node_lines(self, record: NodeRecord) -> tuple[list[dict[str, Any]], HostRecord | None]:
+        """The lines that add a node (its host's first, where new to the session)."""
         if record.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {record.status!r}")
         lines = []
         host = self._host_from(record)
-        if host is not None:
-            merged = merge_hosts(self.hosts.get(host.name), host)
-            if merged is not None:
-                self.hosts[host.name] = merged
-                lines.append({"type": "host", **asdict(merged)})
-        self.nodes[record.name] = record
+        merged = merge_hosts(self.hosts.get(host.name), host) if host is not None else None
+        if merged is not None:
+            lines.append({"type": "host", **asdict(merged)})
         lines.append({"type": "node", **record.to_dict()})
-        self._append(lines)
+        return lines, merged
 
     def add_host(self, host: HostRecord) -> None:
         """Record a host explicitly (e.g. with a baseline measured before the run)."""

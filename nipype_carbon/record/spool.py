@@ -9,7 +9,8 @@ finish, and once more at the end; ``nipype-carbon collect`` drains it later
 for engines that return before their jobs end.
 
 A node also leaves a *provisional* record (status ``running``, with its process
-id) when it starts, removed once its final record is written. A provisional
+id) when it starts, rewritten with what was measured so far while it runs long
+(see ``NodeRun``), removed once its final record is written. A provisional
 record whose process is gone becomes a ``killed`` record; one still there when
 the run ends, its process alive, a ``lost`` one (the final record could not be
 written). A record that could not be written to the session stays in the spool.
@@ -23,7 +24,9 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +51,47 @@ def write_record(
     spool.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in record.name)[:150]
     final = spool / f"{safe}.{os.getpid()}.{time.time_ns()}{suffix}"
+    # encoded whole first: json.dump to a file writes each token on its own
+    data = json.dumps(record.to_dict(), separators=(",", ":")).encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=spool)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record.to_dict(), handle, separators=(",", ":"))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return final
+
+
+#: per spool directory, the session that takes a record finished in its own process
+_receivers: dict[str, tuple[int, Callable[[NodeRecord], bool]]] = {}
+
+
+def receive_here(
+    spool_dir: str | os.PathLike[str], receiver: Callable[[NodeRecord], bool] | None
+) -> None:
+    """Let records finished in this process (and thread) skip the spool: ``receiver`` takes
+    them and says whether they are on disk (None: no longer)."""
+    if receiver is None:
+        _receivers.pop(str(spool_dir), None)
+    else:
+        _receivers[str(spool_dir)] = (os.getpid(), receiver)
+
+
+def hand_over(spool_dir: str | os.PathLike[str], record: NodeRecord) -> bool:
+    """Give a record to its session directly, where the session is written by this process
+    and thread (a node run inside the driving process); False: spool it as usual."""
+    found = _receivers.get(str(spool_dir))
+    if found is None or found[0] != os.getpid():  # a forked worker inherits the table
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False  # the session is the main thread's
+    try:
+        return found[1](record)
+    except Exception as err:
+        logger.warning("nipype-carbon: record of %s goes to the spool: %s", record.name, err)
+        return False
 
 
 def should_replace(old: NodeRecord | None, new: NodeRecord) -> bool:
@@ -158,7 +193,14 @@ def _judge(record: NodeRecord, final: bool) -> NodeRecord:
         )
     else:
         record.status = "killed"
-        record.error = f"its process ({pid}) ended before the node did; no measurement kept"
+        if record.measurement:
+            kept = time.strftime("%H:%M:%S", time.localtime(record.end))
+            record.error = (
+                f"its process ({pid}) ended before the node did; what was measured up to "
+                f"{kept} is kept"
+            )
+        else:
+            record.error = f"its process ({pid}) ended before the node did; no measurement kept"
     return record
 
 

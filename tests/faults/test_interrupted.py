@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,11 +158,22 @@ def test_compare_never_names_an_interrupted_run_least_energy(victim, tmp_path: P
     assert "victim used the least energy" in out  # it did less work: only when asked
 
 
+def _measured_so_far(base: Path) -> bool:
+    """Whether slow's provisional record holds a measurement yet (after one interval)."""
+    for path in _carbon(base).glob("*.spool/*.running.json"):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text()).get("measurement"):
+                return True
+    return False
+
+
 def test_a_worker_killed_mid_node_leaves_a_killed_record(victim) -> None:
     start, base = victim
     proc = start("MultiProc")
     slow = _slow_pid(base)
     assert slow != proc.pid  # the node runs in a MultiProc worker
+    wait_for(lambda: _measured_so_far(base), what="slow to have been measured for a while")
+    killed_at = time.time()
     os.kill(slow, signal.SIGKILL)
     wait_for(lambda: _gone(slow), what="the worker to die")
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -171,3 +183,10 @@ def test_a_worker_killed_mid_node_leaves_a_killed_record(victim) -> None:
     assert session.nodes["victim.slow"].status == "killed"
     assert session.nodes["victim.quick"].status == "ran"
     assert session.nodes["victim.slow"].extra["worker_pid"] == slow
+    # what was measured before the kill is kept: its start, its samples, its CPU so far
+    record = session.nodes["victim.slow"]
+    measurement = record.measurement
+    assert measurement is not None and "up to" in (record.error or "")
+    assert len(measurement["samples"]["t"]) >= 2 and measurement["cpu_s"] >= 0.0
+    assert record.start < record.end <= killed_at
+    assert measurement["samples"]["t"][0] == pytest.approx(record.start)
