@@ -1,0 +1,2 @@
+def comparison_doc(saved):
+    return ""
