@@ -108,8 +108,14 @@ def summarise(results: list[dict[str, Any]], tool: str, case: str) -> dict[str, 
         if energy is None
         else emissions_g(energy, resolve_intensity(None, COMMON_INTENSITY_G_PER_KWH), COMMON_PUE),
         "method": "; ".join(sorted({r.get("method", "") for r in ok} - {""})) or "-",
-        "failure": "" if ok else "; ".join(sorted({r.get("error", "") for r in runs})),
+        "failure": "" if ok else "; ".join(sorted({failure(r) for r in runs})),
     }
+
+
+def failure(run: dict[str, Any]) -> str:
+    """Why a run gave no figure: the error, and the first error the tool itself logged."""
+    logged = run.get("log_errors") or []
+    return run.get("error", "") + (f" (its log: {logged[0]})" if logged else "")
 
 
 def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
