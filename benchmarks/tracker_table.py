@@ -12,7 +12,7 @@ over the tool's window), ``method`` (the tool's own words), or ``error``.
 ...      "energy_j": 300.0, "cpu_j": 210.0, "truth_j": 200.0, "method": "CPU(Intel Rapl)"},
 ... ]
 >>> row = summarise(runs, "codecarbon-machine", "rapl")
->>> row["overhead_cpu_s"], row["error"], row["runs"]
+>>> row["overhead_cpu_s"], round(row["error"], 6), row["runs"]
 (1.0, 0.05, '1/1')
 """
 
