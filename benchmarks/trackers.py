@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-results", type=Path, help="render tables from a saved JSON")
     p.add_argument("--write-docs", action="store_true", help="rewrite docs/comparison.md")
     args = p.parse_args(argv)
+    if not args.from_results and (os.geteuid() != 0 or shutil.which("unshare") is None):
+        p.error("measuring needs root and unshare(1) (a private mount namespace per run)")
     saved = json.loads(args.from_results.read_text()) if args.from_results else measure(args)
     print()
     print(measured_table(saved["results"]))
