@@ -141,20 +141,32 @@ def steps_table(runs: list[dict[str, Any]]) -> str:
                 median([f["full_j"] for f in found]),
                 f"| {name} | {found[0]['interface']} | {found[0]['jobs']} "
                 f"| {median([f['cpu_s'] for f in found]):.1f} "
-                f"| {median([f['dynamic_j'] for f in found]):,.0f} "
-                f"| {median([f['full_j'] for f in found]):,.0f} "
+                f"| {median([f['dynamic_j'] for f in found]):,.1f} "
+                f"| {median([f['full_j'] for f in found]):,.1f} "
                 f"| {'/'.join(sorted(set().union(*(f['method'] for f in found))))} |",
             )
         )
     return "\n".join(lines + [line for _, line in sorted(rows, reverse=True)])
 
 
+def branch_cpu_s(steps: dict[str, dict[str, Any]], alternative: str) -> float:
+    """CPU seconds of the steps an alternative names (``a+b``: both), as compare matches them."""
+    tokens = alternative.split("+")
+    return sum(row["cpu_s"] for name, row in steps.items() if any(t in name for t in tokens))
+
+
 def alternatives_table(runs: list[dict[str, Any]]) -> str:
-    lines = ["| step | alternative | full cost J per subject | runs |", "|---|---|---|---|"]
+    lines = [
+        "| step | alternative | CPU s per subject | full cost J per subject | runs |",
+        "|---|---|---|---|---|",
+    ]
     for step, found in runs[0]["alternatives"].items():
         for alternative in found:
             values = [r["alternatives"][step][alternative] for r in runs]
-            lines.append(f"| {step} | {alternative} | {median(values):,.0f} | {len(values)} |")
+            cpu_s = median([branch_cpu_s(r["steps"], alternative) for r in runs])
+            lines.append(
+                f"| {step} | {alternative} | {cpu_s:.1f} | {median(values):,.1f} | {len(values)} |"
+            )
     return "\n".join(lines)
 
 
@@ -163,7 +175,7 @@ def cohort_table(runs: list[dict[str, Any]]) -> str:
     emissions_g = median([r["emissions_g"] for r in runs])
     lines = ["| subjects | energy kWh | CO2e kg |", "|---|---|---|"]
     for n in COHORTS:
-        lines.append(f"| {n:,} | {energy_j * n / 3.6e6:,.3f} | {emissions_g * n / 1000:,.3f} |")
+        lines.append(f"| {n:,} | {energy_j * n / 3.6e6:#.3g} | {emissions_g * n / 1000:#.3g} |")
     return "\n".join(lines)
 
 

@@ -8,6 +8,17 @@ from typing import Any
 Table = Callable[[list[dict[str, Any]]], str]
 
 
+def method_note(method: str) -> str:
+    """What the method means for the figures below."""
+    if method == "modelled":
+        return (
+            "This machine has no RAPL and no GPU, so the energy is the model's (rated power per "
+            "logical CPU, an idle share, 0.3725 W per GB of memory; see [methods](methods.md)), "
+            "labelled `model` in every report."
+        )
+    return "Measured where the method says so (RAPL, NVML); the rest modelled, and labelled."
+
+
 def benchmarks_doc(
     saved: dict[str, Any],
     steps_table: Table,
@@ -39,9 +50,7 @@ and the cohort projection of `nipype-carbon report --cohort`).
   DVARS), one FA comparison. One run is one subject.
 - **How:** `CarbonMultiProc`, {saved["n_procs"]} processes, {len(runs)} run(s) from an empty
   working directory each; figures are medians over the runs.
-- **Method: {first["method"]}.** This machine has no RAPL and no GPU, so the energy is the
-  model's (rated power per logical CPU, an idle share, 0.3725 W per GB of memory; see
-  [methods](methods.md)), labelled `model` in every report. CPU seconds are measured (the
+- **Method: {first["method"]}.** {method_note(first["method"])} CPU seconds are measured (the
   kernel's accounting of each node's process tree, command-line children included) and are the
   most portable figure: multiply by your own host's joules per CPU-second.
 - **Machine:** {saved["machine"]}; {saved["date"]}.
