@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +138,17 @@ def nipype_carbon_figures(carbon_dir: Path) -> dict[str, Any]:
 
 
 def run_case(
-    case: str, tools: list[str], repeats: int, data: Path, scratch: Path, venv_dir: Path
-) -> list[dict[str, Any]]:
-    """``repeats`` rounds, each running every tool once, the order rotating per round."""
-    results = []
+    case: str,
+    tools: list[str],
+    repeats: int,
+    data: Path,
+    scratch: Path,
+    venv_dir: Path,
+    results: list[dict[str, Any]],
+    save: Callable[[], None],
+) -> None:
+    """``repeats`` rounds, each running every tool once, the order rotating per round; each
+    run's result is appended to ``results`` and saved as it comes."""
     log = scratch / "venvs.log"
     for round_ in range(repeats):
         order = tools[round_ % len(tools) :] + tools[: round_ % len(tools)]
@@ -151,6 +159,7 @@ def run_case(
                 python = python_for(tool, venv_dir, log)
             except subprocess.CalledProcessError as err:
                 results.append({"tool": tool, "case": case, "error": f"venv not made: {err}"})
+                save()
                 continue
             tree = scratch / f"powercap-{case}-{tool}-{round_}" if case == "rapl" else None
             load_before = os.getloadavg()[0]
@@ -170,8 +179,24 @@ def run_case(
             if tool == "nipype-carbon" and "error" not in found:
                 found.update(nipype_carbon_figures(Path(found["carbon_dir"])))
             results.append(found)
+            save()
             shutil.rmtree(work / "work", ignore_errors=True)
-    return results
+
+
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The command that measures this again (without where this run kept its files)."""
+    words = ["python3 benchmarks/trackers.py"]
+    if args.quick:
+        words.append("--quick")
+    else:
+        words.append(f"--repeats {args.repeats}")
+    if args.no_model:
+        words.append("--no-model")
+    elif args.model_repeats != 1:
+        words.append(f"--model-repeats {args.model_repeats}")
+    if args.tools != list(TOOL_INFO):
+        words.append("--tools " + " ".join(args.tools))
+    return " ".join([*words, "--write-docs"])
 
 
 def machine() -> str:
@@ -230,21 +255,26 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     saved: dict[str, Any] = {
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "command": "python3 benchmarks/trackers.py " + " ".join(sys.argv[1:]),
+        "command": reproduce_command(args),
         "data": "upsampled (64x64x40x65 DWI)" if upsample else "small (10x10x10x65 DWI)",
         "repeats": repeats,
         "model_repeats": 0 if args.no_model else args.model_repeats,
         "truth": {"idle_w": IDLE_W, "j_per_cpu_s": J_PER_CPU_S},
         "common": {"intensity_g_per_kwh": COMMON_INTENSITY_G_PER_KWH, "pue": COMMON_PUE},
-        "results": run_case("rapl", args.tools, repeats, data, scratch, args.venv_dir),
+        "results": [],
+        "complete": False,
     }
-    if not args.no_model:
-        saved["results"] += run_case(
-            "model", args.tools, args.model_repeats, data, scratch, args.venv_dir
-        )
-    saved["elapsed_s"] = time.time() - started
-    if args.results:
-        args.results.write_text(json.dumps(saved, indent=1) + "\n")
+
+    def save() -> None:
+        saved["elapsed_s"] = time.time() - started
+        if args.results:
+            args.results.write_text(json.dumps(saved, indent=1) + "\n")
+
+    cases = [("rapl", repeats)] + ([] if args.no_model else [("model", args.model_repeats)])
+    for case, rounds in cases:
+        run_case(case, args.tools, rounds, data, scratch, args.venv_dir, saved["results"], save)
+    saved["complete"] = True
+    save()
     if args.scratch is None:
         shutil.rmtree(scratch, ignore_errors=True)
     return saved
