@@ -154,6 +154,7 @@ def run_case(
         order = tools[round_ % len(tools) :] + tools[: round_ % len(tools)]
         for tool in order:
             work = scratch / f"{case}-{tool}-{round_}"
+            shutil.rmtree(work, ignore_errors=True)  # a run of an earlier, interrupted attempt
             work.mkdir(parents=True)
             try:
                 python = python_for(tool, venv_dir, log)
