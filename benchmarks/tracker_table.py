@@ -157,6 +157,12 @@ def model_table(results: list[dict[str, Any]]) -> str:
     return measured_table(results, "model")
 
 
+def node_label(name: str) -> str:
+    """A node's name without its workflows; a MapNode child keeps its parent's name."""
+    parts = name.split(".")
+    return ".".join(parts[-2:]) if parts[-1].startswith("_") and len(parts) > 1 else parts[-1]
+
+
 def node_error_table(results: list[dict[str, Any]]) -> str:
     """nipype-carbon per node: error of each node's CPU energy against 9 J x its CPU-s,
     with the baseline as the run found it and as calibrated (``cpu_baseline_w``)."""
@@ -164,7 +170,7 @@ def node_error_table(results: list[dict[str, Any]]) -> str:
     for run in _ok(results, "nipype-carbon", "rapl"):
         for variant, errors in run.get("node_errors", {}).items():
             for node, error in errors.items():
-                found.setdefault((variant, node.split(".")[-1]), []).append(error)
+                found.setdefault((variant, node_label(node)), []).append(error)
     lines = ["| baseline | node | runs | median error | worst error |", "|---|---|---|---|---|"]
     for (variant, node), errors in sorted(found.items()):
         worst = max(errors, key=abs)

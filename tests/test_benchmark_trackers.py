@@ -110,3 +110,11 @@ def test_kernel_layout_leads_to_the_one_package_counter(tmp_path):
     through = control / "intel-rapl:0" / "energy_uj"
     assert through.resolve() == (tree.root / "intel-rapl:0" / "energy_uj").resolve()
     assert (control / "subsystem" / "intel-rapl:0" / "name").read_text() == "package-0\n"
+
+
+def test_node_labels_keep_a_mapnode_childs_parent():
+    from benchmarks.tracker_table import node_label
+
+    assert node_label("dwi.diffusion.tensor_dipy._tensor_dipy0") == "tensor_dipy._tensor_dipy0"
+    assert node_label("dwi.diffusion.denoise_dipy") == "denoise_dipy"
+    assert node_label("baseline (rated)") == "baseline (rated)"
