@@ -32,7 +32,7 @@ FALLBACKS = """\
 FEATURES = """\
 | | nipype-carbon | CodeCarbon | Carbontracker | eco2ai | experiment-impact-tracker |
 |---|---|---|---|---|---|
-| per-node attribution | yes (each node, command-line children included) | no (one process or machine) | no | no | no |
+| per-node attribution | yes (each node, command-line children included) | no (one process or machine; `start_task` spans are marked by hand in one process) | no | no | no |
 | per-interface totals | yes | no | no | no | no |
 | workflow graph | yes (SVG coloured by energy) | no | no | no | no |
 | what-if region / PUE without re-running | yes (`report --region/--intensity/--pue`) | no (recompute by hand from its energy) | no | no | no |
