@@ -12,6 +12,8 @@ from typing import Any
 from benchmarks.tracker_table import (
     COMMON_INTENSITY_G_PER_KWH,
     COMMON_PUE,
+    REFERENCE,
+    idle_table,
     measured_table,
     model_table,
     node_error_table,
@@ -91,6 +93,39 @@ def why_totals_differ(saved: dict[str, Any]) -> str:
 """
 
 
+def plain_spread(results: list[dict[str, Any]]) -> str:
+    """How much plain MultiProc's process tree CPU varied: the noise floor of the overheads."""
+    cpu = sorted(
+        r["tree_cpu_s"]
+        for r in results
+        if r["tool"] == REFERENCE and r["case"] == "rapl" and "error" not in r
+    )
+    if not cpu:
+        return ""
+    return (
+        f"Plain MultiProc's process tree used {cpu[0]:.1f} to {cpu[-1]:.1f} CPU-s over its "
+        f"{len(cpu)} run(s) on this shared host: a *tool's CPU s* within that spread is noise "
+        "(the workflow's own CPU time varies with the other jobs' contention). The tools' own "
+        "cost is measured apart below."
+    )
+
+
+def own_cpu_section(saved: dict[str, Any]) -> str:
+    """Each peer's own CPU around a sleep, where the run measured it."""
+    if not any(r["case"] == "idle" for r in saved["results"]):
+        return ""
+    return f"""### The tools' own CPU
+
+Each peer started and stopped around a {saved.get("idle_s", 0):g}-s sleep instead of the
+workflow (same namespace and emulated counter), once: the CPU of the harness's process tree less
+that of the harness alone, per minute. nipype-carbon meters nodes, so it has no such run: its cost
+is per node ([performance](performance.md): about 1.4 ms of latency and 0.03 ms of sampler CPU
+per node, measured by `benchmarks/overhead.py`).
+
+{idle_table(saved["results"])}
+"""
+
+
 def comparison_doc(saved: dict[str, Any]) -> str:
     """The whole page, from the saved results of one benchmark run."""
     results = saved["results"]
@@ -144,6 +179,8 @@ for every tool. *method*: what the tool itself said it used.
 
 {measured_table(results, "rapl")}
 
+{plain_spread(results)}
+
 ### nipype-carbon per node
 
 Each node's CPU energy against {truth["j_per_cpu_s"]:g} J x its CPU seconds (nodes of at least
@@ -155,6 +192,7 @@ costs.
 
 {node_error_table(results)}
 
+{own_cpu_section(saved)}
 ## Model only: no counter
 
 The same runs with no `/sys/class/powercap`: each tool falls back on its constants. There is no

@@ -253,7 +253,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tool.start()
         # the tool's window: from its start to its stop (the truth is read at both ends)
         e0, w0, stage = counter_j(), time.perf_counter(), "the workflow"
-        wf.run(plugin=tool.plugin, plugin_args=plugin_args)
+        if args.idle_s:  # the tool's own cost: around a sleep, no workflow
+            time.sleep(args.idle_s)
+        else:
+            wf.run(plugin=tool.plugin, plugin_args=plugin_args)
         e1, w1, stage = counter_j(), time.perf_counter(), "stop"
         found.update(tool.stop())
     except BaseException as err:  # a peer's failure is a result, not a crash of the benchmark
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--work-dir", required=True)
     p.add_argument("--n-procs", type=int, default=2)
+    p.add_argument("--idle-s", type=float, default=0.0, help="sleep this long, no workflow")
     p.add_argument("--country2", default="GB")
     p.add_argument("--country3", default="GBR")
     args = p.parse_args(argv)

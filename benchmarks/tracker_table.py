@@ -114,7 +114,7 @@ def summarise(results: list[dict[str, Any]], tool: str, case: str) -> dict[str, 
 
 def failure(run: dict[str, Any]) -> str:
     """Why a run gave no figure: the error, and the first error the tool itself logged."""
-    logged = run.get("log_errors") or []
+    logged = [line for line in run.get("log_errors") or [] if not line.startswith("TRACKER-")]
     return run.get("error", "") + (f" (its log: {logged[0]})" if logged else "")
 
 
@@ -178,4 +178,31 @@ def node_error_table(results: list[dict[str, Any]]) -> str:
             f"| {variant} | {node} | {len(errors)} | {statistics.median(errors):+.1%} "
             f"| {worst:+.1%} |"
         )
+    return "\n".join(lines)
+
+
+def idle_table(results: list[dict[str, Any]]) -> str:
+    """Each peer's own CPU around a sleep (no workflow), less the harness's (plain MultiProc,
+    which starts no tracker), per minute of the tracker's window."""
+    base = _median([r["tree_cpu_s"] for r in _ok(results, REFERENCE, "idle")]) or 0.0
+    lines = [
+        "| tool | window s | process tree CPU s | its own CPU s per minute |",
+        "|---|---|---|---|",
+    ]
+    for tool in TOOL_INFO:
+        runs = [r for r in results if r["tool"] == tool and r["case"] == "idle"]
+        if not runs or tool == REFERENCE:
+            continue
+        ok = _ok(results, tool, "idle")
+        if not ok:
+            why = "; ".join(sorted({failure(r) for r in runs}))
+            lines.append(f"| {TOOL_INFO[tool]['label']} | | | **failed**: {why} |")
+            continue
+        window = _median([r["window_s"] for r in ok]) or 0.0
+        cpu = _median([r["tree_cpu_s"] for r in ok]) or 0.0
+        per_min = (cpu - base) / window * 60 if window else None
+        lines.append(
+            f"| {TOOL_INFO[tool]['label']} | {window:.0f} | {cpu:.2f} | {_fmt(per_min, '.2f')} |"
+        )
+    lines.append(f"| (harness alone: plain MultiProc, no tracker) | | {base:.2f} | - |")
     return "\n".join(lines)

@@ -43,6 +43,7 @@ from benchmarks.tracker_table import (  # noqa: E402
     COMMON_INTENSITY_G_PER_KWH,
     COMMON_PUE,
     TOOL_INFO,
+    idle_table,
     measured_table,
     model_table,
     node_error_table,
@@ -79,13 +80,15 @@ def python_for(tool: str, venv_dir: Path, log: Path) -> str:
     return str(ensure_env(PEER_ENVS[env], venv_dir, log))
 
 
-def run_one(tool: str, python: str, data: Path, work: Path, tree: Path | None) -> dict[str, Any]:
+def run_one(
+    tool: str, python: str, data: Path, work: Path, tree: Path | None, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """One run in a private mount and network namespace; the runner's JSON, or why not."""
     env = {**os.environ, "NIPYPE_NO_ET": "1", "NO_ET": "1", "PYTHONPATH": str(ROOT)}
     env.pop("VIRTUAL_ENV", None)
     cmd = [
         "unshare", "--mount", "--net", "sh", "-c", NAMESPACE_SCRIPT, "sh", str(tree or ""),
-        python, str(RUNNER), tool, "--data-dir", str(data), "--work-dir", str(work),
+        python, str(RUNNER), tool, "--data-dir", str(data), "--work-dir", str(work), *extra,
     ]  # fmt: skip
     try:
         done = subprocess.run(
@@ -146,6 +149,7 @@ def run_case(
     venv_dir: Path,
     results: list[dict[str, Any]],
     save: Callable[[], None],
+    idle_s: float = 0.0,
 ) -> None:
     """``repeats`` rounds, each running every tool once, the order rotating per round; each
     run's result is appended to ``results`` and saved as it comes."""
@@ -162,7 +166,8 @@ def run_case(
                 results.append({"tool": tool, "case": case, "error": f"venv not made: {err}"})
                 save()
                 continue
-            tree = scratch / f"powercap-{case}-{tool}-{round_}" if case == "rapl" else None
+            tree = scratch / f"powercap-{case}-{tool}-{round_}" if case != "model" else None
+            extra = ("--idle-s", str(idle_s)) if case == "idle" else ()
             load_before = os.getloadavg()[0]
             print(
                 f"[{time.strftime('%H:%M:%S')}] {case} round {round_ + 1}: {tool} "
@@ -172,12 +177,12 @@ def run_case(
             if tree is not None:
                 with LoadFollowingPowercap(tree, IDLE_W, J_PER_CPU_S):
                     kernel_layout(tree)
-                    found = run_one(tool, python, data, work, tree)
+                    found = run_one(tool, python, data, work, tree, extra)
             else:
-                found = run_one(tool, python, data, work, None)
+                found = run_one(tool, python, data, work, None, extra)
             found["case"] = case
             found["load_1min_before"] = load_before
-            if tool == "nipype-carbon" and "error" not in found:
+            if tool == "nipype-carbon" and "error" not in found and case != "idle":
                 found.update(nipype_carbon_figures(Path(found["carbon_dir"])))
             results.append(found)
             save()
@@ -222,12 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tools", nargs="*", default=list(TOOL_INFO), choices=list(TOOL_INFO))
     p.add_argument("--quick", action="store_true", help="small (not upsampled) data, 1 repeat")
     p.add_argument("--no-model", action="store_true", help="skip the model-only case")
+    p.add_argument(
+        "--idle-s", type=float, default=60.0,
+        help="each peer around a sleep this long, for its own CPU cost (0: skip)",
+    )  # fmt: skip
+    p.add_argument(
+        "--idle-only", action="store_true",
+        help="only the idle case, added to the results file given (--results)",
+    )  # fmt: skip
     p.add_argument("--venv-dir", type=Path, default=DEFAULT_VENV_DIR)
     p.add_argument("--scratch", type=Path, help="keep runs here (default: a temporary dir)")
     p.add_argument("--results", type=Path, help="also write all results as JSON here")
     p.add_argument("--from-results", type=Path, help="render tables from a saved JSON")
     p.add_argument("--write-docs", action="store_true", help="rewrite docs/comparison.md")
     args = p.parse_args(argv)
+    if args.idle_only and not args.results:
+        p.error("--idle-only adds to the file given by --results")
     if not args.from_results and (os.geteuid() != 0 or shutil.which("unshare") is None):
         p.error("measuring needs root and unshare(1) (a private mount namespace per run)")
     saved = json.loads(args.from_results.read_text()) if args.from_results else measure(args)
@@ -237,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     print(node_error_table(saved["results"]))
     print()
     print(model_table(saved["results"]))
+    print()
+    print(idle_table(saved["results"]))
     if args.write_docs:
         (ROOT / "docs" / "comparison.md").write_text(comparison_doc(saved))
         print("\nwrote docs/comparison.md")
@@ -265,6 +282,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "results": [],
         "complete": False,
     }
+    if args.idle_only:  # add the idle case to an earlier run's results
+        saved = json.loads(args.results.read_text())
+        saved["results"] = [r for r in saved["results"] if r["case"] != "idle"]
+        started -= saved.get("elapsed_s", 0.0)
 
     def save() -> None:
         saved["elapsed_s"] = time.time() - started
@@ -272,8 +293,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             args.results.write_text(json.dumps(saved, indent=1) + "\n")
 
     cases = [("rapl", repeats)] + ([] if args.no_model else [("model", args.model_repeats)])
+    cases = [] if args.idle_only else cases
     for case, rounds in cases:
         run_case(case, args.tools, rounds, data, scratch, args.venv_dir, saved["results"], save)
+    if args.idle_s:  # the peers' own CPU around a sleep (nipype-carbon meters nodes: none here)
+        saved["idle_s"] = args.idle_s
+        peers = [t for t in args.tools if t != "nipype-carbon"]
+        run_case(
+            "idle", peers, 1, data, scratch, args.venv_dir, saved["results"], save, args.idle_s
+        )
     saved["complete"] = True
     save()
     if args.scratch is None:
