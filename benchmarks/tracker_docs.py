@@ -93,6 +93,15 @@ def why_totals_differ(saved: dict[str, Any]) -> str:
 """
 
 
+def passes_note(saved: dict[str, Any]) -> str:
+    """The commands that actually made this page's figures, where it took more than one."""
+    passes = saved.get("passes")
+    if not passes:
+        return ""
+    listed = "\n".join(f"    {p}" for p in passes)
+    return f"\n\nThis page's figures were measured in {len(passes)} passes into one results file:\n\n{listed}"
+
+
 def plain_spread(results: list[dict[str, Any]]) -> str:
     """How much plain MultiProc's process tree CPU varied: the noise floor of the overheads."""
     cpu = sorted(
@@ -218,5 +227,5 @@ $ {saved["command"]}
 The script makes each peer's environment once (`benchmarks/tracker_venvs.py`, cached under
 `~/.cache/nipype-carbon-trackers`; pins and why in that file) and took {minutes:.0f} minutes
 here. `--quick` runs the small data once; `--from-results FILE --write-docs` re-renders this
-page from a saved `--results FILE`.
+page from a saved `--results FILE`.{passes_note(saved)}
 """

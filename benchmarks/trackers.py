@@ -200,6 +200,8 @@ def reproduce_command(args: argparse.Namespace) -> str:
         words.append("--no-model")
     elif args.model_repeats != 1:
         words.append(f"--model-repeats {args.model_repeats}")
+    if args.idle_s != 60.0:
+        words.append(f"--idle-s {args.idle_s:g}")
     if args.tools != list(TOOL_INFO):
         words.append("--tools " + " ".join(args.tools))
     return " ".join([*words, "--write-docs"])
@@ -286,6 +288,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         saved = json.loads(args.results.read_text())
         saved["results"] = [r for r in saved["results"] if r["case"] != "idle"]
         started -= saved.get("elapsed_s", 0.0)
+        saved.setdefault("passes", [saved["command"]]).append(
+            "python3 benchmarks/trackers.py " + " ".join(sys.argv[1:])
+        )
+        saved["command"] = reproduce_command(args)
 
     def save() -> None:
         saved["elapsed_s"] = time.time() - started
