@@ -207,7 +207,7 @@ costs.
 The same runs with no `/sys/class/powercap`: each tool falls back on its constants. There is no
 truth to compare with: these columns show how far constants alone spread the totals.
 
-{model_table(results)}
+{model_table(results) if any(r["case"] == "model" for r in results) else "(Not run: `--no-model`.)"}
 
 {FALLBACKS}
 ## Why the totals differ
