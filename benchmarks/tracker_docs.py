@@ -126,8 +126,9 @@ def own_cpu_section(saved: dict[str, Any]) -> str:
     return f"""### The tools' own CPU
 
 Each peer started and stopped around a {saved.get("idle_s", 0):g}-s sleep instead of the
-workflow (same namespace and emulated counter), once: the CPU of the harness's process tree less
-that of the harness alone, per minute. nipype-carbon meters nodes, so it has no such run: its cost
+workflow (same namespace and emulated counter), once: the CPU of the harness's process tree from
+just before the tool's start to just after its stop, less that of the harness alone. It includes
+each tool's start (hardware detection) and stop, so it is not a rate. nipype-carbon meters nodes, so it has no such run: its cost
 is per node ([performance](performance.md): about 1.4 ms of latency and 0.03 ms of sampler CPU
 per node, measured by `benchmarks/overhead.py`).
 

@@ -182,12 +182,12 @@ def node_error_table(results: list[dict[str, Any]]) -> str:
 
 
 def idle_table(results: list[dict[str, Any]]) -> str:
-    """Each peer's own CPU around a sleep (no workflow), less the harness's (plain MultiProc,
-    which starts no tracker), per minute of the tracker's window."""
+    """Each peer's own CPU around a sleep (no workflow): its start, its sampling over the
+    window and its stop, less the harness's (plain MultiProc, which starts no tracker)."""
     base = _median([r["tree_cpu_s"] for r in _ok(results, REFERENCE, "idle")]) or 0.0
     lines = [
-        "| tool | window s | process tree CPU s | its own CPU s per minute |",
-        "|---|---|---|---|",
+        "| tool | window s | its own CPU s (start + window + stop) |",
+        "|---|---|---|",
     ]
     for tool in TOOL_INFO:
         runs = [r for r in results if r["tool"] == tool and r["case"] == "idle"]
@@ -196,13 +196,10 @@ def idle_table(results: list[dict[str, Any]]) -> str:
         ok = _ok(results, tool, "idle")
         if not ok:
             why = "; ".join(sorted({failure(r) for r in runs}))
-            lines.append(f"| {TOOL_INFO[tool]['label']} | | | **failed**: {why} |")
+            lines.append(f"| {TOOL_INFO[tool]['label']} | | **failed**: {why} |")
             continue
         window = _median([r["window_s"] for r in ok]) or 0.0
-        cpu = _median([r["tree_cpu_s"] for r in ok]) or 0.0
-        per_min = (cpu - base) / window * 60 if window else None
-        lines.append(
-            f"| {TOOL_INFO[tool]['label']} | {window:.0f} | {cpu:.2f} | {_fmt(per_min, '.2f')} |"
-        )
-    lines.append(f"| (harness alone: plain MultiProc, no tracker) | | {base:.2f} | - |")
+        cpu = (_median([r["tree_cpu_s"] for r in ok]) or 0.0) - base
+        lines.append(f"| {TOOL_INFO[tool]['label']} | {window:.0f} | {cpu:.2f} |")
+    lines.append(f"| (harness alone: plain MultiProc, no tracker) | | {base:.2f} |")
     return "\n".join(lines)
