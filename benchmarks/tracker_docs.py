@@ -183,7 +183,7 @@ Medians over the runs that finished. *tool's CPU s*: CPU time of the run's whole
 (the harness, the tool, the workflow's workers and their children, from `getrusage` and `/proc`)
 less the median of plain MultiProc's, so within the run-to-run spread of plain MultiProc it is
 noise. *energy*: the tool's own total without any PUE of its own (CPU, and RAM where it models
-it). *CPU J it read*: its CPU part, compared with the truth in *error* (median over runs, worst in
+it). *CPU J it reports*: its CPU part, compared with the truth in *error* (median over runs, worst in
 brackets). *CO2e*: the energy at {COMMON_INTENSITY_G_PER_KWH:g} g/kWh and PUE {COMMON_PUE:g}
 for every tool. *method*: what the tool itself said it used.
 
@@ -228,5 +228,5 @@ $ {saved["command"]}
 The script makes each peer's environment once (`benchmarks/tracker_venvs.py`, cached under
 `~/.cache/nipype-carbon-trackers`; pins and why in that file) and took {minutes:.0f} minutes
 here. `--quick` runs the small data once; `--from-results FILE --write-docs` re-renders this
-page from a saved `--results FILE`.{passes_note(saved)}
+page from a saved `--results FILE` (this page's: `benchmarks/results/trackers.json`).{passes_note(saved)}
 """

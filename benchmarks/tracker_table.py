@@ -115,7 +115,7 @@ def summarise(results: list[dict[str, Any]], tool: str, case: str) -> dict[str, 
 def failure(run: dict[str, Any]) -> str:
     """Why a run gave no figure: the error, and the first error the tool itself logged."""
     logged = [line for line in run.get("log_errors") or [] if not line.startswith("TRACKER-")]
-    return run.get("error", "") + (f" (its log: {logged[0]})" if logged else "")
+    return run.get("error", "") + (f" (its log: {logged[0][:160]})" if logged else "")
 
 
 def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
@@ -125,7 +125,7 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
 def measured_table(results: list[dict[str, Any]], case: str = "rapl") -> str:
     """The side-by-side table (markdown) of every tool in ``case``."""
     head = (
-        "| tool | runs ok | wall s | tool's CPU s | energy J | CPU J it read | truth J "
+        "| tool | runs ok | wall s | tool's CPU s | energy J | CPU J it reports | truth J "
         "| error (worst) | CO2e g | scope | granularity | method (its own words) |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
