@@ -200,7 +200,7 @@ def reproduce_command(args: argparse.Namespace) -> str:
         words.append("--no-model")
     elif args.model_repeats != 1:
         words.append(f"--model-repeats {args.model_repeats}")
-    if args.idle_s != 60.0:
+    if args.idle_s != (5.0 if args.quick else 60.0):
         words.append(f"--idle-s {args.idle_s:g}")
     if args.tools != list(TOOL_INFO):
         words.append("--tools " + " ".join(args.tools))
@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small (not upsampled) data, 1 repeat")
     p.add_argument("--no-model", action="store_true", help="skip the model-only case")
     p.add_argument(
-        "--idle-s", type=float, default=60.0,
-        help="each peer around a sleep this long, for its own CPU cost (0: skip)",
+        "--idle-s", type=float, default=None,
+        help="each peer around a sleep this long: its own CPU (default 60, --quick 5; 0: skip)",
     )  # fmt: skip
     p.add_argument(
         "--idle-only", action="store_true",
@@ -243,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-results", type=Path, help="render tables from a saved JSON")
     p.add_argument("--write-docs", action="store_true", help="rewrite docs/comparison.md")
     args = p.parse_args(argv)
+    if args.idle_s is None:
+        args.idle_s = 5.0 if args.quick else 60.0
     if args.idle_only and not args.results:
         p.error("--idle-only adds to the file given by --results")
     if not args.from_results and (os.geteuid() != 0 or shutil.which("unshare") is None):
