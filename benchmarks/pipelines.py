@@ -187,6 +187,17 @@ def document(saved: dict[str, Any]) -> str:
     )
 
 
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The command that measures this again (without where this run kept its files)."""
+    words = [
+        "python3 benchmarks/pipelines.py",
+        "--quick" if args.quick else f"--repeats {args.repeats}",
+    ]
+    if args.region != "GB":
+        words.append(f"--region {args.region}")
+    return " ".join([*words, "--write-docs"])
+
+
 def main(argv: list[str] | None = None) -> int:
     import json
 
@@ -209,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         saved.update(
             machine=machine(),
             date=time.strftime("%Y-%m-%d", time.gmtime()),
-            command="python3 benchmarks/pipelines.py " + " ".join(sys.argv[1:]),
+            command=reproduce_command(args),
+            ran_as="python3 benchmarks/pipelines.py " + " ".join(sys.argv[1:]),
             elapsed_s=time.time() - started,
         )
     if args.results:

@@ -87,7 +87,7 @@ its CPUs' joules per CPU-second, its PUE and its grid; re-express a saved run wi
 
 {cohort_table(runs)}
 
-{first["projection"]}
+The report's own projection line, for the first run alone: "{first["projection"]}"
 
 ## Reproduce
 
