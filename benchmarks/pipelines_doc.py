@@ -48,8 +48,9 @@ and the cohort projection of `nipype-carbon report --cohort`).
   NLMeans as alternative denoisers, MRtrix3 and dipy tensor fits (MapNodes over raw and both
   denoised images), BOLD confounds (MRtrix3 `mrregister` per volume, framewise displacement,
   DVARS), one FA comparison. One run is one subject.
-- **How:** `CarbonMultiProc`, {saved["n_procs"]} processes, {len(runs)} run(s) from an empty
-  working directory each; figures are medians over the runs.
+- **How:** `CarbonMultiProc`, {saved["n_procs"]} processes, MRtrix3 nodes with one thread (the
+  example's default), {len(runs)} run(s) from an empty working directory each; figures are
+  medians over the runs. The CPU seconds over the nodes include the scheduler's own.
 - **Method: {first["method"]}.** {method_note(first["method"])} CPU seconds are measured (the
   kernel's accounting of each node's process tree, command-line children included) and are the
   most portable figure: multiply by your own host's joules per CPU-second.
