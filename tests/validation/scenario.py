@@ -142,12 +142,17 @@ def run_pydra(tmp: Path, load_after_s: float | None, **settings: Any) -> Path:
     return carbon
 
 
-def errors(carbon_dir: Path) -> dict[str, float]:
-    """Relative error of each metered node's CPU energy, and of the baseline."""
+def errors(carbon_dir: Path, **settings: Any) -> dict[str, float]:
+    """Relative error of each metered node's CPU energy, and of the baseline.
+
+    ``settings`` override the run's recorded ones at attribution (e.g. ``cpu_baseline_w``:
+    what the same run reports had it been given that calibration).
+    """
     from nipype_carbon import attribute_energy, load_session
     from nipype_carbon.record.session import session_files
 
     session = load_session(session_files(carbon_dir)[-1])
+    session.settings.update(settings)
     result = attribute_energy(session)
     found = {}
     for name, node in result.nodes.items():
