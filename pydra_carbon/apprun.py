@@ -18,6 +18,8 @@ import logging
 from types import ModuleType
 from typing import Any
 
+from nipype_carbon.record.noderun import inside_node
+
 logger = logging.getLogger("pydra.carbon")
 
 
@@ -31,6 +33,9 @@ def patch_submitter(module: ModuleType) -> None:
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if inside_node():  # a submitter inside a metered task: that task's meter counts it
+            original(self, *args, **kwargs)
+            return
         try:
             args, kwargs = carbon_arguments(signature, self, args, kwargs)
         except Exception as err:  # the script's submitter works, unmetered and said so

@@ -11,7 +11,9 @@ plugin it is given for its Carbon variant:
   as niworkflows' ``MultiProcPlugin`` with its forkserver pool) is wrapped in a
   :class:`~nipype_carbon.plugin.runner.CarbonPlugin` that drives that very
   object, pool and all;
-- a Carbon plugin is left as it is.
+- a Carbon plugin is left as it is;
+- a workflow run from inside a metered node (a node that runs a workflow of its own) is left
+  as it is: it is part of that node's work, already metered.
 
 The carbon settings come from the ``NIPYPE_CARBON_*`` variables the command set.
 A run that cannot be wrapped still runs, unmetered; a warning says why and a
@@ -29,6 +31,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nipype_carbon.record.noderun import inside_node
+
 logger = logging.getLogger("nipype.workflow")
 
 #: the note left in the carbon directory by a workflow run that could not be metered
@@ -44,6 +48,8 @@ def patch_workflow(module: ModuleType) -> None:
 
     @functools.wraps(original)
     def run(self: Any, plugin: Any = None, plugin_args: dict | None = None, **kwargs: Any) -> Any:
+        if inside_node():  # a workflow run by a node: that node's meter already counts it
+            return original(self, plugin=plugin, plugin_args=plugin_args, **kwargs)
         try:
             plugin, plugin_args = carbon_variant(plugin, plugin_args)
         except Exception as err:  # the program's run goes on, unmetered and said so

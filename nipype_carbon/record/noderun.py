@@ -101,6 +101,16 @@ def batch_job() -> dict[str, str]:
     return {}
 
 
+#: how many metered nodes this thread is running (nested: a MapNode's children under Linear)
+_running = threading.local()
+
+
+def inside_node() -> bool:
+    """Whether this thread is running a metered node: a workflow run from inside it is part
+    of that node's work and energy, not a run of its own (``nipype-carbon run`` leaves it be)."""
+    return getattr(_running, "depth", 0) > 0
+
+
 class NodeRun:
     """Measure one node and spool its record.
 
@@ -143,6 +153,7 @@ class NodeRun:
         self._provisional: str | None = None
 
     def __enter__(self) -> NodeRun:
+        _running.depth = getattr(_running, "depth", 0) + 1
         self._spool_provisional()
         entered = time.perf_counter()
         if self.metered:
@@ -169,6 +180,7 @@ class NodeRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        _running.depth = max(0, getattr(_running, "depth", 1) - 1)
         error = None
         if exc is not None:
             self.status = "failed"

@@ -214,3 +214,50 @@ def test_multiproc_instance_is_not_rebuilt(tmp_path: Path) -> None:
         assert runner.base is own and own._status_callback == runner._on_status
     finally:
         own.pool.shutdown()
+
+
+def _runs_a_workflow(base_dir, seconds):  # type: ignore[no-untyped-def]
+    """A node that runs a workflow of its own (the inner run is this node's work)."""
+    import nipype.pipeline.engine as pe
+    from nipype.interfaces.utility import Function
+
+    spend = (  # its source as text: a function defined in here has no file to read it from
+        "def spend(seconds):\n    import time\n    start = time.thread_time()\n"
+        "    while time.thread_time() - start < seconds:\n        pass\n    return seconds\n"
+    )
+    inner = pe.Workflow("inner", base_dir=base_dir)
+    node = pe.Node(Function(input_names=["seconds"], output_names=["out"], function=spend),
+                   name="inner_spend")  # fmt: skip
+    node.inputs.seconds = seconds
+    inner.add_nodes([node])
+    inner.run(plugin="Linear")
+    return seconds
+
+
+def test_a_workflow_run_inside_a_metered_node_is_that_nodes_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nipype.pipeline.engine import workflows
+
+    monkeypatch.setattr(workflows.Workflow, "run", workflows.Workflow.run)
+    monkeypatch.setenv("NIPYPE_CARBON_CARBON_DIR", str(tmp_path / "carbon"))
+    patch_workflow(workflows)
+    outer = pe.Workflow("outer", base_dir=str(tmp_path))
+    node = pe.Node(
+        Function(input_names=["base_dir", "seconds"], output_names=["out"],
+                 function=_runs_a_workflow),
+        name="runs_inner",
+    )  # fmt: skip
+    node.inputs.base_dir = str(tmp_path / "inner-work")
+    node.inputs.seconds = 0.4
+    outer.add_nodes([node])
+    outer.run(plugin="Linear")
+    from nipype_carbon.record.runs import session_files
+
+    (only,) = session_files(tmp_path / "carbon")  # no second session for the inner run
+    from nipype_carbon import load_session
+
+    session = load_session(only)
+    assert session.metadata["workflow"] == "outer"
+    assert session.nodes["outer.runs_inner"].measurement["cpu_s"] >= 0.4  # the inner work
+    assert (tmp_path / "inner-work" / "inner" / "inner_spend").is_dir()  # it did run
