@@ -40,7 +40,7 @@ from types import FrameType
 from nipype_carbon._version import __version__
 from nipype_carbon.cli.options import error_line
 from nipype_carbon.measure.procfs import children_by_scan
-from nipype_carbon.record.runs import session_files
+from nipype_carbon.record.runs import session_files, session_header
 from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE, CarbonSettings, SettingsError
 
 #: the packages copied into the runtime folder, and the files of theirs that are needed
@@ -352,12 +352,8 @@ def print_report(carbon_dir: Path, launch: str, top: int) -> None:
 
 def _launched_by(path: Path) -> str | None:
     """The invocation a session file's header names (``None`` for any other run)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            header = json.loads(handle.readline(1_000_000))
-        value = header.get("metadata", {}).get("launched_by")
-    except (OSError, ValueError, AttributeError):
-        return None
+    metadata = session_header(path).get("metadata")
+    value = metadata.get("launched_by") if isinstance(metadata, dict) else None
     return value if isinstance(value, str) else None
 
 

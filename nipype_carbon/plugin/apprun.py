@@ -32,6 +32,7 @@ from types import ModuleType
 from typing import Any
 
 from nipype_carbon.record.noderun import inside_node
+from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE
 
 logger = logging.getLogger("nipype.workflow")
 
@@ -87,12 +88,12 @@ def carbon_variant(plugin: Any, plugin_args: dict | None) -> tuple[Any, dict | N
 
 def _leave_note(workflow: str, err: BaseException) -> None:
     """A one-line JSON note in the carbon directory: this run was not metered, and why."""
-    directory = os.environ.get("NIPYPE_CARBON_CARBON_DIR")
+    directory = os.environ.get(f"{ENV_PREFIX}CARBON_DIR")
     if not directory:
         return
     try:
         note = {
-            "launched_by": os.environ.get("NIPYPE_CARBON_RUN"),
+            "launched_by": os.environ.get(RUN_VARIABLE),
             "workflow": workflow,
             "time": time.time(),
             "pid": os.getpid(),

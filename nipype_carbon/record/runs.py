@@ -31,16 +31,24 @@ class SessionError(Exception):
     """A session that cannot be read; the message says what to do."""
 
 
-def recorded_start(path: Path) -> float:
-    """The start time a session's header records (its file time if it records none)."""
+def session_header(path: Path) -> dict:
+    """A session file's header (its first line) without loading the rest; ``{}`` when it
+    cannot be read as one."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             header = json.loads(handle.readline(1_000_000))
-        start = header.get("metadata", {}).get("start") or header.get("created")
-        if isinstance(start, (int, float)) and not isinstance(start, bool):
-            return float(start)
-    except (OSError, ValueError, AttributeError, RecursionError):
-        pass
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
+def recorded_start(path: Path) -> float:
+    """The start time a session's header records (its file time if it records none)."""
+    header = session_header(path)
+    metadata = header.get("metadata")
+    start = (metadata.get("start") if isinstance(metadata, dict) else None) or header.get("created")
+    if isinstance(start, (int, float)) and not isinstance(start, bool):
+        return float(start)
     try:
         return path.stat().st_mtime
     except OSError:

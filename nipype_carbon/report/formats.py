@@ -237,9 +237,10 @@ def render_runs(reports: list[Report], top: int = 10, unmetered: list[str] | Non
             else ""
         )
     )
-    ranked = [row for report in reports for row in top_nodes(report, top).to_dict("records")]
+    every = [top_nodes(report, len(report.nodes)) for report in reports]
+    work = sum(float(nodes["energy_j"].sum()) for nodes in every)
+    ranked = [row for nodes in every for row in nodes.head(top).to_dict("records")]
     ranked.sort(key=lambda row: row["energy_j"], reverse=True)
-    work = sum(float(top_nodes(r, len(r.nodes)).energy_j.sum()) for r in reports)
     lines += ["", "Hottest nodes across the runs (share of all runs' node energy):"]
     for row in ranked[:top]:
         share = percent(row["energy_j"] / work) if work > 0 else "-"
