@@ -39,6 +39,7 @@ from types import FrameType
 
 from nipype_carbon._version import __version__
 from nipype_carbon.cli.options import error_line
+from nipype_carbon.measure.host import host_name
 from nipype_carbon.measure.procfs import children_by_scan
 from nipype_carbon.record.runs import session_files, session_header
 from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE, CarbonSettings, SettingsError
@@ -126,9 +127,7 @@ def parser() -> argparse.ArgumentParser:
 
 def invocation_id() -> str:
     """What this invocation's sessions record as ``launched_by``: host, pid and start."""
-    import socket
-
-    return f"{socket.gethostname()}:{os.getpid()}:{time.time():.3f}"
+    return f"{host_name()}:{os.getpid()}:{time.time():.3f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,6 @@ folder, the sitecustomize hand-over, and the plugin swap inside ``Workflow.run``
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from nipype.pipeline.plugins import LinearPlugin, MultiProcPlugin
 
 from nipype_carbon.cli.main import main
 from nipype_carbon.cli.run import prepare_runtime
+from nipype_carbon.measure.host import host_name
 from nipype_carbon.plugin.apprun import UNMETERED_PREFIX, carbon_variant, patch_workflow
 from nipype_carbon.plugin.runner import CarbonPlugin
 from nipype_carbon.record.settings import ENV_NOT_SETTINGS, RUN_VARIABLE
@@ -88,7 +88,7 @@ def test_the_environment_is_written_for_containers(tmp_path: Path) -> None:
     written = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     assert written["NIPYPE_CARBON_REGION"] == "GB"
     assert written["NIPYPE_CARBON_CARBON_DIR"] == str(tmp_path / "out")
-    assert written[RUN_VARIABLE].split(":")[0] == socket.gethostname()  # which invocation
+    assert written[RUN_VARIABLE].split(":")[0] == host_name()  # which invocation
     runtime = Path(written["PYTHONPATH"].split(os.pathsep)[0])
     assert runtime.parent == tmp_path / "out" / ".runtime"  # one bind mount covers both
     assert (runtime / "sitecustomize.py").is_file()
