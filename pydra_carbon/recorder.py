@@ -48,6 +48,7 @@ class CarbonRecorder(RunRecorder):
         self, carbon_dir: str | Path | None = None, name: str = "pydra", **settings: Any
     ) -> None:
         carbon = CarbonSettings.from_mapping(settings)
+        carbon.check_folders()  # a powercap_root that is not there, before any task runs
         super().__init__(
             carbon,
             carbon_dir or carbon.carbon_dir or Path.cwd() / "carbon",

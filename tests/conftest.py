@@ -66,3 +66,19 @@ def slurm(slurm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[st
     for key, value in slurm_env.items():
         monkeypatch.setenv(key, value)
     return slurm_env
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's own cache and state folders (runtime folders, held records) in a folder
+    of the test session's, not the real home."""
+    base = tmp_path_factory.mktemp("user-folders")
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_STATE_HOME")}
+    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
+    os.environ["XDG_STATE_HOME"] = str(base / "state")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from nipype_carbon import NodeMeter, NodeRecord, Session, attribute_energy
-from nipype_carbon.analyse.host_timeline import counter_energy
+from nipype_carbon.analyse.counters import counter_energy
+from nipype_carbon.measure.measurement import Domain
 from nipype_carbon.measure.meters import (
     MeterAbsent,
     MeterPermissionDenied,
@@ -126,9 +127,9 @@ def test_stale_readings_across_a_wrap_add_no_energy() -> None:
     so 62 J in all; the stale 59.95 read by the other process adds nothing.
     """
     values = np.array([59.0, 59.9, 0.2, 59.95, 0.3, 30.0, 59.0, 1.0])
-    energy, wraps = counter_energy(values, wrap_j=60.0)
-    assert energy.sum() == pytest.approx(62.0)
-    assert wraps == 2 and (energy >= 0).all()
+    found = counter_energy(np.zeros(len(values)), values, _counter(60.0), timed=False)
+    assert found.energy_j.sum() == pytest.approx(62.0)
+    assert found.wraps == 2 and (found.energy_j >= 0).all() and not found.glitches
 
 
 def test_wraps_across_long_gaps_are_placed_by_the_counters_power() -> None:
@@ -140,11 +141,15 @@ def test_wraps_across_long_gaps_are_placed_by_the_counters_power() -> None:
     """
     t = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 2.2, 2.45, 2.7, 2.95, 3.2])
     values = (40.0 * t + 8.0) % 60.0
-    energy, wraps = counter_energy(values, wrap_j=60.0, t=t)
-    assert energy.sum() == pytest.approx(128.0)
-    assert wraps == 2
-    by_value, _ = counter_energy(values, wrap_j=60.0)
-    assert by_value.sum() == pytest.approx(128.0 - 60.0)  # what it would lose without times
+    found = counter_energy(t, values, _counter(60.0, bound_w=50.0))
+    assert found.energy_j.sum() == pytest.approx(128.0)
+    assert found.wraps == 2 and not found.glitches
+    by_value = counter_energy(np.zeros(len(t)), values, _counter(60.0), timed=False)
+    assert by_value.energy_j.sum() == pytest.approx(128.0 - 60.0)  # lost without times
+
+
+def _counter(wrap_j: float, bound_w: float | None = None) -> Domain:
+    return Domain("rapl:package-0", "cpu", "counter", "rapl", wrap_j=wrap_j, power_bound_w=bound_w)
 
 
 def test_each_die_of_a_package_is_counted_once(tmp_path: Path) -> None:

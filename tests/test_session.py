@@ -51,7 +51,7 @@ def test_a_damaged_line_in_the_middle_is_named_and_the_rest_kept(tmp_path: Path)
     loaded = load_session(tmp_path)
     assert [n for n, _ in loaded.damaged] == [2]
     assert list(loaded.nodes) == ["a"]
-    assert "1 damaged line(s) skipped (line 2)" in loaded.problems()
+    assert "1 damaged line(s) skipped (line 2: not JSON)" in loaded.problems()
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ from nipype_carbon.analyse.host_timeline import (
     node_series,
     resample,
 )
+from nipype_carbon.measure.calibration import CPU_BASELINE_W_RANGE, usable_baseline_w
 from nipype_carbon.measure.measurement import COMPONENTS, Domain
 from nipype_carbon.record.records import HostRecord, NodeRecord
 from nipype_carbon.record.session import Session
@@ -90,8 +91,9 @@ class HostEnergy:
     duration_s: float = 0.0
     wraps: int = 0
     warnings: list[str] = field(default_factory=list)
-    #: measured domains modelled for part of the run (a meter dropped): last reading, energy
-    stood_in: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: spans of measured domains modelled in place of readings: domain, kind (unread, jump,
+    #: reset, frozen), start, end, modelled_j (see analyse.counters)
+    glitches: list[dict[str, Any]] = field(default_factory=list)
     #: the merged samples the split was made on (for charts of power over time)
     timeline: HostTimeline | None = field(default=None, repr=False, compare=False)
 
@@ -174,7 +176,7 @@ def _attribute_host(
     records: list[NodeRecord],
     nodes: dict[str, NodeEnergy],
     idle: str,
-    calibrated_w: tuple[float, str] | None = None,
+    calibrated_w: tuple[float | None, str] | None = None,
     exclusive: bool = False,
 ) -> HostEnergy:
     domains = host_domains(host)
@@ -187,20 +189,22 @@ def _attribute_host(
     }
     timeline = resample(raw, SPLIT_BIN_S)
     result = HostEnergy(host.name, wraps=timeline.wraps, timeline=timeline)
-    for name, (last_t, modelled_j) in raw.stood_in.items():
-        result.stood_in[name] = {"last_reading": last_t, "modelled_j": modelled_j}
+    for glitch in raw.glitches:
+        result.glitches.append({**glitch.to_dict(), "what": GLITCH_WORDS[glitch.kind]})
         result.warnings.append(
-            f"{name} could not be read for part of the run: {modelled_j:.3g} J modelled instead"
+            f"{glitch.domain} {GLITCH_WORDS[glitch.kind]} for {glitch.end - glitch.start:.3g} s: "
+            f"{glitch.modelled_j:.3g} J modelled instead"
         )
     if timeline.long_gaps:
         result.warnings.append(
             f"{timeline.long_gaps} interval(s) long enough for a counter to wrap unseen"
         )
     series = [node_series(r.name, r.measurement) for r in records if r.measurement]
+    spans = [_span(timeline.t, s) for s in series]
     for r in records:
         nodes[r.name].cpu_s = float(r.measurement["cpu_s"]) if r.measurement else 0.0
-        nodes[r.name].methods = {d.component: d.method for d in domains}
-    spans = [_span(timeline.t, s) for s in series]
+    # per node and component: energy it got that was modelled in place of readings
+    modelled: dict[str, dict[str, float]] = {s.name: {} for s in series}
     running = _running_counts(len(timeline.t) - 1, spans)
     covered = running > 0  # a gap between this run's nodes is not this run's energy
     # shared idle and modelled GPU power go to the workflow's nodes, never to the scheduler
@@ -215,8 +219,10 @@ def _attribute_host(
         result.measured_j[domain.component] = result.measured_j.get(domain.component, 0.0) + float(
             energy.sum()
         )
+        frac = _modelled_fraction(timeline, name)
         if domain.component == "dram":
             shares = _memory_shares(timeline, series, spans, host.info["memory_total_b"])
+            _note_modelled(modelled, "dram", energy, frac, shares, series, spans)
             left = _give(energy, shares, series, spans, nodes, "energy_dram_j")
             if domain.method == "model" and not exclusive:
                 # modelled memory power is the run's for the memory its nodes used, not for
@@ -235,10 +241,18 @@ def _attribute_host(
             dbusy = timeline.dbusy
             dbusy *= covered
             amounts = _cpu_amounts(dynamic, dbusy, series, spans, timeline.t)
+            if frac is not None:
+                parts = _cpu_amounts(dynamic, dbusy, series, spans, timeline.t, frac)
+                claimed = sum(amounts)
+                scale = min(1.0, float(dynamic.sum()) / claimed) if claimed > 0 else 0.0
+                for s_, part in zip(series, parts, strict=True):
+                    into = modelled[s_.name]
+                    into["cpu"] = into.get("cpu", 0.0) + part * scale
             del dbusy
             unattributed["cpu"] += _give_amounts(dynamic, amounts, series, nodes, "energy_cpu_j")
         else:
             shares = _gpu_shares(domain, timeline, series, spans, engine, working)
+            _note_modelled(modelled, domain.component, dynamic, frac, shares, series, spans)
             unattributed[domain.component] += _give(
                 dynamic, shares, series, spans, nodes, f"energy_{domain.component}_j"
             )
@@ -255,7 +269,60 @@ def _attribute_host(
             unattributed["idle"] += float(baseline.sum())
         del energy, baseline, dynamic
     result.unattributed_j = unattributed
+    for s_ in series:
+        nodes[s_.name].methods = _methods(domains, nodes[s_.name], modelled[s_.name])
     return result
+
+
+def _modelled_fraction(timeline: HostTimeline, name: str) -> np.ndarray | None:
+    """Per bin, the share of a domain's energy modelled in place of readings (None: none)."""
+    modelled = timeline.modelled_j.get(name)
+    if modelled is None or not modelled.any():
+        return None
+    return np.clip(_safe_ratio(modelled, timeline.energy_j[name]), 0.0, 1.0)
+
+
+def _note_modelled(
+    modelled: dict[str, dict[str, float]],
+    component: str,
+    energy: np.ndarray,
+    frac: np.ndarray | None,
+    share_of: ShareOf,
+    series: list[NodeSeries],
+    spans: list[tuple[int, int]],
+) -> None:
+    """Add to each node the modelled part of what it gets of ``energy`` by ``share_of``."""
+    if frac is None:
+        return
+    for i, (s, (a, b)) in enumerate(zip(series, spans, strict=True)):
+        into = modelled[s.name]
+        part = float((energy[a:b] * frac[a:b] * share_of(i)).sum())
+        into[component] = into.get(component, 0.0) + part
+
+
+#: the share of a node's span modelled in place of readings above which its method says so
+MODELLED_SHARE_NOTED = 0.05
+#: what each kind of glitch is called in a sentence
+GLITCH_WORDS = {
+    "unread": "could not be read",
+    "jump": "jumped",
+    "reset": "was reset",
+    "frozen": "froze",
+}
+
+
+def _methods(domains: list[Domain], node: NodeEnergy, modelled: dict[str, float]) -> dict[str, str]:
+    """How each component of a node was obtained: the domain's method, ``+model`` where more
+    than :data:`MODELLED_SHARE_NOTED` of what the node got of it was modelled in place of
+    readings (a glitch, a meter no process could read)."""
+    methods: dict[str, str] = {}
+    for domain in domains:
+        method = domain.method
+        got = float(getattr(node, f"energy_{domain.component}_j"))
+        if got > 0 and modelled.get(domain.component, 0.0) > MODELLED_SHARE_NOTED * got:
+            method += "+model"
+        methods[domain.component] = method
+    return methods
 
 
 def _span(t: np.ndarray, s: NodeSeries) -> tuple[int, int]:
@@ -294,6 +361,7 @@ def _cpu_amounts(
     series: list[NodeSeries],
     spans: list[tuple[int, int]],
     t: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> list[float]:
     """Each node's dynamic CPU energy: over its bins, the host's rate (J per busy
     CPU-second) there times the node's CPU seconds there.
@@ -313,6 +381,8 @@ def _cpu_amounts(
     rate = np.divide(energy, busy, out=energy)  # in place: one array per bin fewer
     rate[~seen] = overall
     del busy
+    if weights is not None:  # the part of each bin's rate that ``weights`` (a share) says
+        rate *= weights
     return [
         float((rate[a:b] * _increments(t, s, s.cpu_s, (a, b))).sum())
         for s, (a, b) in zip(series, spans, strict=True)
@@ -420,22 +490,43 @@ def _give(
     return float(energy.sum()) - given
 
 
-def _calibrated_w(session: Session, host: str) -> tuple[float, str] | None:
+def _calibrated_w(session: Session, host: str) -> tuple[float | None, str] | None:
     """The host's idle CPU power given by the run (``cpu_baseline_w``), else measured on a
-    quiet host by ``nipype-carbon doctor --calibrate`` (kept in the session's metadata)."""
+    quiet host by ``nipype-carbon doctor --calibrate`` (kept in the session's metadata).
+
+    A value that is not a finite number of watts in range (an older session's header kept
+    whatever the calibration file held) is ignored: ``(None, why)``, so the baseline is
+    estimated as without one and its method says why.
+    """
+    ignored = []
     given = session.settings.get("cpu_baseline_w")
     if given is not None:
-        return float(given), "calibrated: cpu_baseline_w setting, measured by the user"
-    kept = (session.metadata.get("calibrations") or {}).get(host) or {}
-    if kept.get("cpu_baseline_w") is not None:
-        return float(kept["cpu_baseline_w"]), (
-            f"calibrated: nipype-carbon doctor --calibrate on a quiet host ({kept.get('measured')})"
-        )
-    return None
+        watts = usable_baseline_w(given)
+        if watts is not None:
+            return watts, "calibrated: cpu_baseline_w setting, measured by the user"
+        ignored.append(f"cpu_baseline_w setting {_out_of_range(given)}")
+    calibrations = session.metadata.get("calibrations")
+    kept = calibrations.get(host) if isinstance(calibrations, dict) else None
+    if isinstance(kept, dict) and kept.get("cpu_baseline_w") is not None:
+        watts = usable_baseline_w(kept["cpu_baseline_w"])
+        if watts is not None:
+            measured = kept.get("measured")
+            when = f" ({measured:.40})" if isinstance(measured, str) else ""
+            return watts, f"calibrated: nipype-carbon doctor --calibrate on a quiet host{when}"
+        ignored.append(f"calibration of {host} {_out_of_range(kept['cpu_baseline_w'])}")
+    return (None, "; ".join(ignored)) if ignored else None
+
+
+def _out_of_range(value: object) -> str:
+    low, high = CPU_BASELINE_W_RANGE
+    return f"{value!r:.20} ignored: not a number of watts from {low:g} to {high:,g}"
 
 
 def _baseline(
-    host: HostRecord, timeline: HostTimeline, name: str, calibrated_w: tuple[float, str] | None
+    host: HostRecord,
+    timeline: HostTimeline,
+    name: str,
+    calibrated_w: tuple[float | None, str] | None,
 ) -> tuple[float, str]:
     domain = timeline.domains[name]
     if domain.method == "model" and domain.component == "gpu":
@@ -445,11 +536,14 @@ def _baseline(
         how = "model: idle share of rated power" if domain.method == "model" else "recorded"
         return float(known), how
     cpu = [d for d in timeline.domains.values() if d.component == "cpu"]
-    if calibrated_w is not None and domain.component == "cpu":
+    if calibrated_w is not None and domain.component == "cpu" and calibrated_w[0] is not None:
         return calibrated_w[0] / len(cpu), calibrated_w[1]
-    return estimate_baseline_power(
+    watts, how = estimate_baseline_power(
         timeline, name, host.info.get("logical_cpus", 1), _rated_idle_w(host, timeline, name)
     )
+    if calibrated_w is not None and domain.component == "cpu":
+        how = f"{how} (recorded {calibrated_w[1]})"
+    return watts, how
 
 
 def _model_stand_in(

@@ -4,10 +4,13 @@ Counters are read in many processes (MultiProc workers, SLURM jobs); each
 reading is a raw cumulative value, so all of a host's readings can be laid on
 one timeline and differenced once. Energy per interval comes from:
 
-- counters: the difference of consecutive readings, with wraparound undone
-  (a drop of more than half the counter's range is a wrap; a smaller drop is
-  read-order jitter between processes and counts as zero);
+- counters: :mod:`~nipype_carbon.analyse.counters` (wraps undone, stale readings
+  left out, jumps, resets and freezes found across every process's readings
+  and modelled in their place, each named as a :class:`~counters.Glitch`);
 - power readings: the trapezoid rule.
+
+A measured domain no process could read for part of the run (before its first
+reading or after its last) is modelled there too, and named the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from nipype_carbon.analyse.counters import Glitch, counter_energy
 from nipype_carbon.measure.measurement import Domain
 
 
@@ -43,9 +47,10 @@ class HostTimeline:
     energy_j: dict[str, np.ndarray]  # per domain, one value per interval
     wraps: int = 0
     long_gaps: int = 0
-    #: per measured domain that no process could read for part of the run: when it was last
-    #: read, and the energy modelled for the intervals after (or before) its readings
-    stood_in: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: spans of measured domains modelled in place of readings (unread, jumped, reset, frozen)
+    glitches: list[Glitch] = field(default_factory=list)
+    #: per domain, the energy of each interval that was modelled in place of readings
+    modelled_j: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def dt(self) -> np.ndarray:
@@ -56,62 +61,12 @@ class HostTimeline:
         return np.clip(np.diff(self.busy_cpu_s), 0.0, None)
 
 
-def _unread_intervals(raw: np.ndarray) -> np.ndarray:
-    """Intervals before a domain's first reading or after its last (no reading bounds them)."""
-    read = np.flatnonzero(~np.isnan(raw))
-    unread = np.zeros(max(len(raw) - 1, 0), dtype=bool)
-    if not len(read):
-        unread[:] = True
-        return unread
-    unread[: read[0]] = True
-    unread[read[-1] :] = True
-    return unread
-
-
 def _fill(t: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Missing readings (a meter failed in one process) interpolated from the others."""
     ok = ~np.isnan(values)
     if ok.all() or not ok.any():
         return np.nan_to_num(values)
     return np.interp(t, t[ok], values[ok])
-
-
-def counter_energy(
-    values: np.ndarray, wrap_j: float | None, t: np.ndarray | None = None
-) -> tuple[np.ndarray, int]:
-    """Energy per interval of a cumulative counter read by several processes, and the wraps.
-
-    Readings of one counter merged from several processes are in time order
-    only up to the delay between taking the time and reading the counter, so
-    a reading may be a little older than the one before it, even across a
-    wrap. Each reading is therefore placed on the wrap (a multiple of
-    ``wrap_j``) that brings it nearest to where the counter should be: the
-    highest value reached so far, advanced (given the times ``t``) at the
-    counter's mean power so far over the time since. The counter is the running
-    maximum of those: a stale reading adds no energy, and a wrap is never taken
-    for a fall or a fall for a wrap. Without times this holds while less than
-    half the counter's range passes between readings; with them, while the
-    power between two readings stays within half a range per interval of its
-    mean (a reader stalled on a busy host, see ``long_gaps``).
-    """
-    if not len(values):
-        return np.zeros(0), 0
-    if not wrap_j:
-        level = np.maximum.accumulate(values)
-        return np.diff(level), 0
-    level = np.empty_like(values)
-    times = t.tolist() if t is not None else [0.0] * len(values)
-    first, t0 = float(values[0]), times[0]
-    top, t_top = first, t0
-    for i, value in enumerate(values.tolist()):
-        power = (top - first) / (t_top - t0) if t_top > t0 else 0.0
-        expected = top + power * max(0.0, times[i] - t_top)
-        placed = value + round((expected - value) / wrap_j) * wrap_j
-        if placed > top:
-            top, t_top = placed, times[i]
-        level[i] = top
-    wraps = int(level[-1] // wrap_j - values[0] // wrap_j)
-    return np.diff(level), wraps
 
 
 def power_energy(t: np.ndarray, power_w: np.ndarray) -> np.ndarray:
@@ -127,10 +82,10 @@ def build_timeline(
 ) -> HostTimeline:
     """Merge the samples of every measurement of one host and difference them once.
 
-    ``stand_in(domain, dt, dbusy)`` models a measured domain's energy per
-    interval: it fills the intervals no process could read the domain in (before
-    its first reading or after its last: a meter dropped mid-run), and the
-    energy so modelled is kept in ``stood_in_j``.
+    ``stand_in(domain, dt, dbusy)`` models a measured domain's energy per interval: it
+    fills the intervals whose readings cannot be used (see the module) and shapes how a
+    counter's difference between two readings far apart is spread over the intervals
+    between them.
     """
     by_name = {d.name: d for d in domains}
     t_parts, busy_parts = [], []
@@ -147,25 +102,24 @@ def build_timeline(
     order = np.argsort(t, kind="stable")
     t = t[order]
     busy = np.maximum.accumulate(np.concatenate(busy_parts)[order]) if len(t) else t
-    energy: dict[str, np.ndarray] = {}
-    stood_in: dict[str, tuple[float, float]] = {}
-    wraps = 0
+    dt, dbusy = np.diff(t), np.clip(np.diff(busy), 0.0, None)
+    timeline = HostTimeline(host, t, busy, by_name, {})
     for name, domain in by_name.items():
         raw = np.concatenate(value_parts[name])[order] if len(t) else t
-        values = _fill(t, raw) if len(t) else t
         if domain.kind == "counter":
-            energy[name], n_wraps = counter_energy(values, domain.wrap_j, t)
-            wraps += n_wraps
+            model = None
+            if stand_in is not None and domain.method != "model":
+                model = stand_in(domain, dt, dbusy)
+            found = counter_energy(
+                t, raw, domain, shape=model, model=model, timed=domain.method != "model"
+            )
+            timeline.energy_j[name] = found.energy_j
+            timeline.wraps += found.wraps
+            if domain.method != "model":
+                timeline.glitches += found.glitches
+                timeline.modelled_j[name] = np.where(found.modelled, found.energy_j, 0.0)
         else:
-            energy[name] = power_energy(t, values)
-        unread = _unread_intervals(raw)
-        if stand_in is not None and domain.method != "model" and unread.any():
-            modelled = stand_in(domain, np.diff(t), np.clip(np.diff(busy), 0.0, None))
-            energy[name] = np.where(unread, modelled, energy[name])
-            read_at = t[~np.isnan(raw)]
-            last = float(read_at[-1]) if len(read_at) else float(t[0])
-            stood_in[name] = (last, float(modelled[unread].sum()))
-    timeline = HostTimeline(host, t, busy, by_name, energy, wraps, stood_in=stood_in)
+            timeline.energy_j[name] = power_energy(t, _fill(t, raw) if len(t) else t)
     timeline.long_gaps = _long_gaps(timeline)
     return timeline
 
@@ -183,11 +137,13 @@ def resample(timeline: HostTimeline, width_s: float) -> HostTimeline:
     if len(t) < 2 or t[-1] - t[0] <= width_s:
         return timeline
     edges = np.linspace(t[0], t[-1], int(np.ceil((t[-1] - t[0]) / width_s)) + 1)
-    energy = {
-        name: np.diff(np.interp(edges, t, np.concatenate([[0.0], np.cumsum(values)])))
-        for name, values in timeline.energy_j.items()
-    }
+
+    def on_grid(values: np.ndarray) -> np.ndarray:
+        return np.diff(np.interp(edges, t, np.concatenate([[0.0], np.cumsum(values)])))
+
+    energy = {name: on_grid(values) for name, values in timeline.energy_j.items()}
     busy = np.interp(edges, t, timeline.busy_cpu_s)
+    modelled = {name: on_grid(values) for name, values in timeline.modelled_j.items()}
     return HostTimeline(
         timeline.host,
         edges,
@@ -196,7 +152,8 @@ def resample(timeline: HostTimeline, width_s: float) -> HostTimeline:
         energy,
         timeline.wraps,
         timeline.long_gaps,
-        timeline.stood_in,
+        timeline.glitches,
+        modelled,
     )
 
 

@@ -14,11 +14,19 @@ parts of the run's energy, which add up to it:
 Full cost: a node's energy plus the baseline and unclaimed memory charged to
 it by what it reserved over its duration (cores: Nipype's ``n_procs``; memory:
 ``mem_gb``, else its peak resident memory). Node full costs and the engine
-overhead add up to the run's energy less other processes.
+overhead add up to the run's energy less other processes. A recorded reservation
+that is not a positive finite number (a hand-edited or damaged record, an ``n_procs``
+of -50) counts as one core, or as the node's peak memory: no share exceeds the whole.
+
+Examples
+--------
+>>> reserved(-50, 1.0), reserved("abc", 1.0), reserved(float("inf"), 1.0), reserved(4, 1.0)
+(1.0, 1.0, 1.0, 4.0)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +102,17 @@ def reconcile(session: Session, result: AttributionResult) -> Reconciliation:
     return parts
 
 
+def reserved(value: object, otherwise: float) -> float:
+    """A recorded reservation as a positive finite number, else ``otherwise``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return otherwise
+    try:
+        number = float(value)
+    except OverflowError:
+        return otherwise
+    return number if math.isfinite(number) and number > 0 else otherwise
+
+
 def _reserved_shares(
     session: Session, engine: set[str], baseline_j: float, memory_j: float
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -104,10 +123,9 @@ def _reserved_shares(
         if name in engine or not record.measurement or record.extra.get("mapnode"):
             continue
         duration = max(0.0, record.end - record.start)
-        cores[name] = float(record.extra.get("n_procs") or 1) * duration
-        mem_gb = record.extra.get("mem_gb")
-        peak_gb = float(record.measurement.get("peak_rss_b", 0)) / GB
-        memory[name] = float(mem_gb if mem_gb else peak_gb) * duration
+        cores[name] = reserved(record.extra.get("n_procs"), 1.0) * duration
+        peak_gb = reserved(record.measurement.get("peak_rss_b"), 0.0) / GB
+        memory[name] = reserved(record.extra.get("mem_gb"), peak_gb) * duration
     total_cores, total_memory = sum(cores.values()), sum(memory.values())
     baseline = {n: baseline_j * c / total_cores for n, c in cores.items()} if total_cores else {}
     mem = {n: memory_j * m / total_memory for n, m in memory.items()} if total_memory else {}

@@ -9,12 +9,16 @@ it moves every record left in the run's spool into its session.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from nipype_carbon.cli.options import error_line
+from nipype_carbon.record.held import held_folders, held_line_files
 from nipype_carbon.record.session import SessionError, load_session, session_files
 from nipype_carbon.record.spool import drain
+from nipype_carbon.report.escape import visible
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,18 +36,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SessionError(f"no session*.jsonl in {args.carbon_dir}: is it a carbon directory?")
         total = 0
         for path in paths:
-            spool = path.with_suffix(".spool")
-            if spool.is_dir():
-                session = load_session(path, spool=False)
-                added = drain(spool, session, final=session.status != "interrupted")
-                total += len(added)
-                print(f"{path.name}: {len(added)} record(s) collected")
-                if not session.flush():
-                    raise SessionError(
-                        f"{path}: records not written (disk full?); they stay in {spool}"
-                    )
+            total += collect_session(path)
     except (SessionError, OSError) as err:
-        print(f"nipype-carbon collect: {err}", file=sys.stderr)
+        print(error_line("collect", err), file=sys.stderr)
         return 2
-    print(f"{total} record(s) collected in all")
+    print(f"{total} record(s) and line(s) collected in all")
     return 0
+
+
+def collect_session(path: Path) -> int:
+    """Write what waits for one session (spool, held records and lines) into it; how many
+    records and lines were written."""
+    spool = path.with_suffix(".spool")
+    held = held_line_files(spool)
+    if not spool.is_dir() and not held and not held_folders(spool):
+        return 0
+    session = load_session(path, spool=False)
+    for _, lines in held:
+        session.add_lines(lines)  # the end event among them: judge the rest by it
+    added = drain(spool, session, final=session.status != "interrupted")
+    if not session.flush():
+        raise SessionError(
+            f"{path}: records not written (disk full or read-only?); they stay where they are"
+        )
+    for held_file, _ in held:
+        held_file.unlink(missing_ok=True)
+    for folder in held_folders(spool):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    with contextlib.suppress(OSError):
+        spool.rmdir()
+    count = len(added) + sum(len(lines) for _, lines in held)
+    print(
+        visible(f"{path.name}: {len(added)} record(s) and {count - len(added)} line(s) collected")
+    )
+    return count

@@ -4,7 +4,9 @@ Compares the totals, the nodes (matched by name without the workflow's name)
 and the interfaces of two or more runs, and ends with a one-line verdict. A note
 comes first for each way the runs differ in grid, PUE, host or method.
 With one run and ``--alternatives step=a,b``, compares branches within it:
-each alternative is the set of nodes whose name contains it.
+each alternative is the set of nodes whose name contains it. Names are printed
+as :func:`~nipype_carbon.report.escape.visible` shows them: no escape sequence
+reaches the terminal.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from nipype_carbon.cli.options import (
+    MAX_ROWS,
     UNFORESEEN,
     add_render_options,
     check_render_options,
     error_line,
     unforeseen,
+    whole_number,
 )
 from nipype_carbon.record.session import SessionError
 from nipype_carbon.report.compare import (
@@ -33,6 +37,7 @@ from nipype_carbon.report.compare import (
     runs_frame,
     verdict,
 )
+from nipype_carbon.report.escape import visible
 from nipype_carbon.report.model import Report, build_report
 
 
@@ -47,7 +52,12 @@ def parser() -> argparse.ArgumentParser:
         help="branches to weigh within the (first) run, e.g. denoise=mrtrix,dipy",
     )
     add_render_options(p, idle=False, scope=" for every run")
-    p.add_argument("--top", type=int, default=15, help="rows of the node and interface tables")
+    p.add_argument(
+        "--top",
+        type=whole_number(1, MAX_ROWS),
+        default=15,
+        help=f"rows of the node and interface tables (1-{MAX_ROWS:,}; default 15)",
+    )
     p.add_argument(
         "--allow-incomplete",
         action="store_true",
@@ -63,9 +73,14 @@ def _labels(runs: list[str]) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [f"run{i + 1}" for i in range(len(runs))]
 
 
+def _say(text: str) -> None:
+    """Print session-derived text: no control sequence, bidi controls shown (``<U+202E>``)."""
+    print("\n".join(visible(line) for line in text.split("\n")))
+
+
 def _show(title: str, frame: pd.DataFrame, top: int) -> None:
-    print(f"\n{title}")
-    print(frame.head(top).to_string(float_format=lambda v: f"{v:.4g}"))
+    shown = frame.head(top).rename(index=visible, columns=visible)  # aligned as printed
+    _say(f"\n{title}\n" + shown.to_string(float_format=lambda v: f"{v:.4g}"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,16 +102,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nipype-carbon compare: {unforeseen(' '.join(args.runs), err)}", file=sys.stderr)
         return 2
     for note in differences(reports):
-        print(note)
+        _say(note)
     flagged = incomplete(reports)
     if flagged:
-        print("Incomplete runs (their figures cover only what was recorded):")
-        print("".join(f"  {line}\n" for line in flagged), end="")
+        _say("Incomplete runs (their figures cover only what was recorded):")
+        _say("\n".join(f"  {line}" for line in flagged))
     if len(reports) > 1:
         _show("Runs:", runs_frame(reports).set_index("run"), args.top)
         _show("Nodes (energy, J):", nodes_frame(reports), args.top)
         _show("Interfaces (energy, J):", interfaces_frame(reports), args.top)
-        print(f"\n{verdict(reports, args.allow_incomplete)}")
+        _say(f"\n{verdict(reports, args.allow_incomplete)}")
     for step in steps:
-        print(step.verdict())
+        _say(step.verdict())
     return 0

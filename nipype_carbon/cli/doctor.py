@@ -2,7 +2,8 @@
 
 Looks for every meter in the order a run would (RAPL through sysfs, pyRAPL,
 NVML), says why each one that is unusable is unusable and how to fix it, and
-prints the rated power and constants the model meter will use for the rest.
+prints the rated power and constants the model meter will use for the rest,
+and the idle CPU power kept for this host (``--calibrate SECONDS`` measures it).
 """
 
 from __future__ import annotations
@@ -13,11 +14,25 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from nipype_carbon.measure.calibration import QUIET_UTILISATION, calibrate, save_calibration
+from nipype_carbon.cli.options import number_in
+from nipype_carbon.measure.calibration import (
+    CALIBRATE_S_RANGE,
+    QUIET_UTILISATION,
+    calibrate,
+    calibration_path,
+    check_writable,
+    read_calibrations,
+    save_calibration,
+)
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.meters.model import ModelMeter
-from nipype_carbon.record.settings import CarbonSettings, SettingsError
+from nipype_carbon.record.settings import (
+    RANGES,
+    CarbonSettings,
+    SettingsError,
+    check_powercap_root,
+)
 from nipype_carbon.reference.grids import UnknownRegionError, lookup_region, resolve_intensity
 
 LOOKED_FOR = {
@@ -37,13 +52,20 @@ def diagnose(settings: CarbonSettings) -> dict[str, Any]:
         declared_gpus=list(settings.gpus),
     )
     grid = resolve_intensity(settings.region, settings.intensity_g_per_kwh)
+    host = HostInfo.collect()
+    kept, problems = read_calibrations()
     return {
-        "host": HostInfo.collect().to_dict(),
+        "host": host.to_dict(),
         "methods": selection.methods(),
         "meters": _meter_lines(selection),
         "selection": selection.to_dict(),
         "grid": grid.to_dict(),
         "pue": settings.pue,
+        "calibration": {
+            "path": str(calibration_path()),
+            "this_host": kept.get(host.name),
+            "problems": problems,
+        },
     }
 
 
@@ -83,7 +105,19 @@ def render(report: dict[str, Any]) -> str:
         f"Grid: {where}, {grid['intensity_g_per_kwh']:g} gCO2e/kWh ({grid['source']}); "
         f"PUE {report['pue']:g}.",
     ]
-    return "\n".join(out)
+    return "\n".join([*out, "", *_calibration_lines(report["calibration"])])
+
+
+def _calibration_lines(c: dict[str, Any]) -> list[str]:
+    kept = c["this_host"]
+    if kept:
+        line = (
+            f"Calibration: idle CPU power {kept['cpu_baseline_w']:.3g} W, measured by "
+            f"{kept.get('method', '?')} ({kept.get('measured', 'no date')}), kept in {c['path']}."
+        )
+    else:
+        line = f"Calibration: none kept for this host in {c['path']} (--calibrate SECONDS)."
+    return [line] + [f"  {problem}" for problem in c["problems"]]
 
 
 def _model_lines(d: dict[str, Any]) -> list[str]:
@@ -119,14 +153,21 @@ def _for_cli(err: Exception, region: str | None) -> Exception:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nipype-carbon doctor", description=__doc__)
     parser.add_argument("--powercap-root", help="powercap sysfs root (default /sys/class/powercap)")
-    parser.add_argument("--cpu-tdp-w", type=float, help="rated CPU power, overriding the table")
+    low, high, unit = RANGES["cpu_tdp_w"]
+    parser.add_argument(
+        "--cpu-tdp-w",
+        type=number_in(low, high, unit),
+        help=f"rated CPU power, overriding the table ({low:g}-{high:,g} W)",
+    )
     parser.add_argument("--region", help="grid region to show (ISO code)")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    shortest, longest = CALIBRATE_S_RANGE
     parser.add_argument(
         "--calibrate",
-        type=float,
+        type=number_in(shortest, longest, " s"),
         metavar="SECONDS",
-        help="measure this quiet host's idle CPU power over SECONDS and keep it for later runs",
+        help="measure this quiet host's idle CPU power over SECONDS "
+        f"({shortest:g}-{longest:,g}) and keep it for later runs",
     )
     args = parser.parse_args(argv)
     given = {
@@ -136,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         settings = CarbonSettings.from_mapping({k: v for k, v in given.items() if v is not None})
+        if settings.powercap_root:
+            check_powercap_root(settings.powercap_root)
     except SettingsError as err:
         parser.exit(2, f"nipype-carbon doctor: {_for_cli(err, args.region)}\n")
     if args.calibrate is not None:
@@ -147,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_calibration(settings: CarbonSettings, seconds: float) -> int:
     """Measure and keep the host's idle CPU power, or say why not (exit 2)."""
+    try:  # a file that cannot be replaced is said before the measurement, not after
+        check_writable()
+    except OSError as err:
+        print(f"nipype-carbon doctor: {err}", file=sys.stderr)
+        return 2
     selection = select_meters(powercap_root=settings.powercap_root)
     meter = next(
         (
@@ -167,7 +215,7 @@ def run_calibration(settings: CarbonSettings, seconds: float) -> int:
     model = ModelMeter(
         cpu_tdp_w=settings.cpu_tdp_w, cpu_idle_fraction=settings.cpu_idle_fraction, host=host
     )
-    found = calibrate(meter, max(seconds, 1.0), host.logical_cpus, model.joules_per_busy_cpu_s)
+    found = calibrate(meter, seconds, host.logical_cpus, model.joules_per_busy_cpu_s)
     if found.utilisation > QUIET_UTILISATION:
         print(
             f"nipype-carbon doctor: the host was {found.utilisation:.0%} busy while calibrating "
@@ -175,7 +223,15 @@ def run_calibration(settings: CarbonSettings, seconds: float) -> int:
             file=sys.stderr,
         )
         return 2
-    path = save_calibration(host.name, found)
+    try:
+        path = save_calibration(host.name, found)
+    except OSError as err:
+        print(
+            f"nipype-carbon doctor: calibration not kept: {err}: set NIPYPE_CARBON_CALIBRATION "
+            "to a file you can write",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"idle CPU power of {host.name}: {found.cpu_baseline_w:.3g} W, measured by "
         f"{found.method} over {found.seconds:.3g} s at {found.utilisation:.0%} utilisation; "

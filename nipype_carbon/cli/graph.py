@@ -20,7 +20,9 @@ from nipype_carbon.cli.options import (
     error_line,
     unforeseen,
 )
+from nipype_carbon.files.safe import replace_file
 from nipype_carbon.record.session import SessionError
+from nipype_carbon.report.escape import visible
 from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.graph_layout import COLLAPSE_MODES
 from nipype_carbon.report.model import build_report
@@ -62,9 +64,7 @@ def write_graph(args: argparse.Namespace) -> Path:
         idle=args.idle,
     )
     data = render_graph(report, fmt, collapse=args.collapse, label=args.label)
-    target = Path(args.output)
-    target.write_bytes(data)
-    return target
+    return replace_file(args.output, data)  # a link there is replaced, not followed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,5 +79,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UNFORESEEN as err:
         print(f"nipype-carbon graph: {unforeseen(args.run, err)}", file=sys.stderr)
         return 2
-    print(f"wrote {target}")
+    print(visible(f"wrote {target}"))
     return 0

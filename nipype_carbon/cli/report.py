@@ -12,16 +12,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from nipype_carbon.cli.options import (
+    MAX_COHORT,
+    MAX_ROWS,
     UNFORESEEN,
     add_render_options,
     check_render_options,
     error_line,
     unforeseen,
+    whole_number,
 )
+from nipype_carbon.files.safe import replace_file
 from nipype_carbon.record.session import SessionError, choose_run
+from nipype_carbon.report.escape import visible
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report
 
@@ -31,8 +35,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="carbon directory or session file")
     p.add_argument("-o", "--output", help="write to FILE; the format follows its extension")
     add_render_options(p)
-    p.add_argument("--top", type=int, default=10, help="hottest nodes to list (default 10)")
-    p.add_argument("--cohort", type=int, metavar="N", help="project this run over N subjects")
+    p.add_argument(
+        "--top",
+        type=whole_number(1, MAX_ROWS),
+        default=10,
+        help=f"hottest nodes to list (1-{MAX_ROWS:,}; default 10)",
+    )
+    p.add_argument(
+        "--cohort",
+        type=whole_number(1, MAX_COHORT),
+        metavar="N",
+        help=f"project this run over N subjects (1-{MAX_COHORT:,})",
+    )
     return p
 
 
@@ -43,19 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         choice = choose_run(args.run)
         note = choice.note()
         if note:
-            print(f"nipype-carbon report: {note}", file=sys.stderr)
+            print(visible(f"nipype-carbon report: {note}"), file=sys.stderr)
         report = build_report(choice.path, args.region, args.intensity, args.pue, args.idle)
         options = {"top": args.top, "subjects": args.cohort}
         if not args.output:
             print(render_console(report, **options), end="")
-            print(f"session: {report.session.path}")
+            print(visible(f"session: {report.session.path}"))
             return 0
         rendered = renderer_for(args.output)(report, **options)
-        target = Path(args.output)
-        if isinstance(rendered, bytes):
-            target.write_bytes(rendered)
-        else:
-            target.write_text(rendered, encoding="utf-8")
+        target = replace_file(args.output, rendered)  # a link there is replaced, not followed
     except BrokenPipeError:
         raise  # a closed stdout: the dispatcher exits quietly
     except (SessionError, ValueError, OSError, RuntimeError) as err:
@@ -64,5 +74,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UNFORESEEN as err:
         print(f"nipype-carbon report: {unforeseen(args.run, err)}", file=sys.stderr)
         return 2
-    print(f"wrote {target}")
+    print(visible(f"wrote {target}"))
     return 0

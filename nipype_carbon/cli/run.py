@@ -8,45 +8,49 @@ plugin object with its own process pool) and each Pydra ``Submitter`` with a
 one carbon directory; at the end one report across them is printed.
 
 How: a runtime folder (a copy of nipype_carbon and pydra_carbon and a
-``sitecustomize.py``; standard library and nipype only on the node side) is put
-first on ``PYTHONPATH`` and ``NIPYPE_CARBON_RUN`` is set. COMMAND's exit status
+``sitecustomize.py``; standard library and nipype only on the node side; see
+:mod:`nipype_carbon.cli.runtime`, kept where no other user can change it) is
+put first on ``PYTHONPATH`` and ``NIPYPE_CARBON_RUN`` is set. COMMAND's exit status
 is returned (128 + N for a signal N) and SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and
 (when not sent by the terminal to both) SIGINT are forwarded, so the command
 can sit in a SLURM batch script.
 
 Containers: with ``--env-file FILE`` the variables are also written to FILE for
 ``docker run --env-file FILE`` or ``apptainer exec --env-file FILE``; bind the
-carbon directory (it holds the runtime folder) at the same path, and
-``/sys/class/powercap`` to measure (see the user guide).
+carbon directory (it holds the runtime folder, unless other users can change it:
+then the folder printed) at the same path, and ``/sys/class/powercap`` to
+measure (see the user guide).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from nipype_carbon._version import __version__
-from nipype_carbon.cli.options import error_line
+from nipype_carbon.cli.options import MAX_ROWS, check_render_options, error_line, whole_number
+from nipype_carbon.cli.runtime import Runtime, prepare_runtime
+from nipype_carbon.files.safe import replace_file
+from nipype_carbon.files.trust import shared_folder_warning
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.measure.procfs import children_by_scan
 from nipype_carbon.record.runs import session_files, session_header
-from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE, CarbonSettings, SettingsError
+from nipype_carbon.record.settings import (
+    ENV_PREFIX,
+    RUN_VARIABLE,
+    CarbonSettings,
+    SettingsError,
+    check_carbon_dir,
+)
 
-#: the packages copied into the runtime folder, and the files of theirs that are needed
-PACKAGES = ("nipype_carbon", "pydra_carbon")
-RUNTIME_SUFFIXES = (".py", ".csv", ".md")
 #: signals passed on to COMMAND
 FORWARDED = ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT")
 #: how long processes COMMAND left behind get to end by themselves, then after SIGTERM
@@ -55,40 +59,6 @@ LEFTOVER_GRACE_S = 5.0
 PR_SET_CHILD_SUBREAPER = 36
 #: what ``unmetered-*.json`` notes are called (:mod:`nipype_carbon.plugin.apprun`)
 UNMETERED_GLOB = "unmetered-*.json"
-
-SITECUSTOMIZE = """\
-# Written by `nipype-carbon run`: every Nipype and Pydra run of this Python process is
-# metered; then the sitecustomize this file hides (if any) runs as usual. Plain syntax on
-# purpose: any Python a command starts reads this file, and older ones must not choke.
-import os
-import sys
-
-
-def _nipype_carbon_boot():
-    if sys.version_info < (3, 10):
-        return
-    try:
-        import nipype_carbon.startup  # noqa: F401
-    except Exception as err:
-        sys.stderr.write("nipype-carbon: this process is not metered: %s\\n" % (err,))
-
-
-def _nipype_carbon_chain():
-    if sys.version_info < (3, 4):
-        return
-    import importlib.machinery
-    import importlib.util
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
-    if spec is not None and spec.loader is not None:
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-
-
-_nipype_carbon_boot()
-_nipype_carbon_chain()
-"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,11 +85,22 @@ def parser() -> argparse.ArgumentParser:
         help="any other carbon setting (sample_interval_s=0.5, cpu_tdp_w=120, ...)",
     )
     p.add_argument(
+        "--runtime-dir",
+        metavar="DIR",
+        help="where the runtime folder goes (a folder only you can change; default "
+        "CARBON_DIR/.runtime when it is one, else ~/.cache/nipype-carbon/runtime)",
+    )
+    p.add_argument(
         "--env-file",
         metavar="FILE",
         help="also write the variables COMMAND gets to FILE (docker/apptainer --env-file)",
     )
-    p.add_argument("--top", type=int, default=10, help="hottest nodes to list (default 10)")
+    p.add_argument(
+        "--top",
+        type=whole_number(1, MAX_ROWS),
+        default=10,
+        help=f"hottest nodes to list (1-{MAX_ROWS:,}; default 10)",
+    )
     p.add_argument("--no-report", action="store_true", help="print no report at the end")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     return p
@@ -145,18 +126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     launch = invocation_id()
     try:
         variables = carbon_variables(args, carbon_dir, launch)
-        runtime = prepare_runtime(carbon_dir)
+        runtime = prepare_runtime(carbon_dir, _given_dir(args.runtime_dir))
     except (SettingsError, ValueError, OSError) as err:
         print(error_line("run", err), file=sys.stderr)
         return 2
+    for line in trust_lines(carbon_dir, runtime):
+        print(f"nipype-carbon run: {line}", file=sys.stderr)
     variables["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(runtime), os.environ.get("PYTHONPATH", "")) if p
+        p for p in (str(runtime.path), os.environ.get("PYTHONPATH", "")) if p
     )
     if args.env_file:
         try:
-            Path(args.env_file).write_text(
-                "".join(f"{k}={v}\n" for k, v in variables.items()), encoding="utf-8"
-            )
+            replace_file(args.env_file, "".join(f"{k}={v}\n" for k, v in variables.items()))
         except OSError as err:
             print(error_line("run", err), file=sys.stderr)
             return 2
@@ -166,8 +147,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def _given_dir(value: str | None) -> Path | None:
+    return Path(value).expanduser().absolute() if value else None
+
+
+def trust_lines(carbon_dir: Path, runtime: Runtime) -> list[str]:
+    """What the user must know of a carbon directory others can change: what it allows,
+    and where the runtime folder went instead."""
+    lines = []
+    warning = shared_folder_warning(carbon_dir)
+    if warning:
+        lines.append(f"warning: {warning}")
+    if runtime.moved_because:
+        lines.append(
+            f"runtime folder {runtime.path} (not in the carbon directory: "
+            f"{runtime.moved_because}); a container must bind it too"
+        )
+    return lines
+
+
 def carbon_variables(args: argparse.Namespace, carbon_dir: Path, launch: str) -> dict[str, str]:
     """The ``NIPYPE_CARBON_*`` variables for COMMAND, checked as the runs will check them."""
+    check_render_options(args)  # --pue, --intensity: named as the options they are
+    check_carbon_dir(carbon_dir)  # a file in the way: the path and the fix, not "File exists"
     given: dict[str, str] = {"carbon_dir": str(carbon_dir)}
     for name in ("region", "intensity", "pue"):
         value = getattr(args, name)
@@ -184,56 +186,6 @@ def carbon_variables(args: argparse.Namespace, carbon_dir: Path, launch: str) ->
     CarbonSettings.from_mapping({}, env={**os.environ, **variables})
     carbon_dir.mkdir(parents=True, exist_ok=True)
     return variables
-
-
-def prepare_runtime(carbon_dir: Path) -> Path:
-    """``<carbon_dir>/.runtime/<version>-<digest>``: what COMMAND's Python processes import.
-
-    Made once per content (a rerun, or another job of an array sharing the folder,
-    reuses it) and made whole before it is visible (built aside, then renamed).
-    """
-    files = list(_runtime_files())
-    digest = hashlib.sha256()
-    for source, relative in files:
-        digest.update(str(relative).encode())
-        digest.update(source.read_bytes())
-    digest.update(SITECUSTOMIZE.encode())
-    target = carbon_dir / ".runtime" / f"{__version__}-{digest.hexdigest()[:12]}"
-    if (target / "sitecustomize.py").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
-        for source, relative in files:
-            (building / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, building / relative)
-        (building / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
-        try:
-            building.rename(target)
-        except OSError:  # made meanwhile by another run
-            if not (target / "sitecustomize.py").exists():
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
-
-
-def _runtime_files() -> Iterator[tuple[Path, Path]]:
-    """Each file of the packages to copy, with its path in the runtime folder.
-
-    Found by their import specs, not imported: the CLI loads no engine adapter.
-    """
-    import importlib.util
-
-    for package in PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise OSError(f"package {package} not found: reinstall nipype-carbon")
-        root = Path(next(iter(spec.submodule_search_locations)))
-        for path in sorted(root.rglob("*")):
-            wanted = path.suffix in RUNTIME_SUFFIXES and "__pycache__" not in path.parts
-            if wanted and path.is_file():
-                yield path, Path(package) / path.relative_to(root)
 
 
 def run_command(command: list[str], env: dict[str, str]) -> int:
@@ -341,10 +293,16 @@ def print_report(carbon_dir: Path, launch: str, top: int) -> None:
         from nipype_carbon.report.formats import render_runs
         from nipype_carbon.report.model import build_report
 
-        reports = [build_report(path) for path in sessions]
-        print(render_runs(reports, top=top, unmetered=notes), end="", file=sys.stderr)
+        reports, unreadable = [], []
+        for path in sessions:  # one run that cannot be read never hides the others
+            try:
+                reports.append(build_report(path))
+            except Exception as err:
+                unreadable.append(f"{path.name}: {type(err).__name__}: {err}")
+        text = render_runs(reports, top=top, unmetered=notes, unreadable=unreadable)
+        print(text, end="", file=sys.stderr)
     except Exception as err:  # the command's status matters more than our report
-        print(f"nipype-carbon run: report not rendered: {err}", file=sys.stderr)
+        print(error_line("run", RuntimeError(f"report not rendered: {err}")), file=sys.stderr)
     for path in sessions:
         print(f"session: {path}", file=sys.stderr)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +27,13 @@ from types import TracebackType
 from typing import Any
 
 from nipype_carbon.measure.alarm import Alarm, alarm_thread_id, call_later
-from nipype_carbon.measure.guard import BoundedCall, PlausibleCounter
+from nipype_carbon.measure.guard import (
+    BoundedCall,
+    Implausible,
+    PlausibleCounter,
+    ReadTimeout,
+    hung_meters,
+)
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.measurement import HostNow, Measurement, wrap_safe_interval_s
 from nipype_carbon.measure.meters.base import EnergyMeter
@@ -37,6 +44,8 @@ from nipype_carbon.measure.proctree import ProcessClock, ProcessTreeClock
 logger = logging.getLogger("nipype_carbon.measure.nodemeter")
 
 SAMPLER_THREAD_NAME = "nipype-carbon-sampler"
+#: the figures of a note (left out when telling one glitch from another)
+_FIGURES = re.compile(r"\d[\d.e+-]*")
 
 
 def _empty_samples() -> dict[str, Any]:
@@ -109,6 +118,7 @@ class NodeMeter:
         self._sampler_cpu_s = 0.0
         self._faults: list[dict[str, Any]] = []
         self._checks: dict[str, PlausibleCounter] = {}
+        self._said: set[tuple[str, str]] = set()
         self._call = BoundedCall()
 
     # -- context manager -------------------------------------------------
@@ -237,10 +247,16 @@ class NodeMeter:
             self._store_readings(index, readings, tree.pids)
             return {**row, "own_cpu_s": tree.own_cpu_s}
 
-    def _read_meters(self, now: HostNow) -> list[tuple[EnergyMeter, dict[str, float]]]:
+    def _read_meters(self, now: HostNow) -> list[tuple[EnergyMeter, dict[str, float | None]]]:
         readings = []
         for i, meter in enumerate(self._meters):
             if i in self._failed:
+                continue
+            if meter.kind != "model" and hung_meters.left_alone_s(meter) > 0:
+                self._failed.add(i)  # its reads hung in an earlier node of this process
+                wait = hung_meters.left_alone_s(meter)
+                self._fault(meter, now.t, f"skipped: its reads hung in this process ({wait:.0f} s "
+                            "before it is tried again)")  # fmt: skip
                 continue
             try:
                 # the model computes from ``now``; a measuring meter's read may hang
@@ -249,33 +265,64 @@ class NodeMeter:
                     if meter.kind == "model"
                     else self._call(partial(meter.read, now))
                 )
-                for name, value in values.items():
-                    check = self._checks.get(name)
-                    if check is not None:
-                        check.check(now.t, float(value))
-                readings.append((meter, values))
+                readings.append((meter, self._checked(meter, now.t, values)))
+                if meter.kind != "model":
+                    hung_meters.answered(meter)
             except Exception as err:
+                if isinstance(err, ReadTimeout):
+                    hung_meters.hung(meter)
                 self._failed.add(i)
                 self._fault(meter, now.t, f"{type(err).__name__}: {err}")
         return readings
 
-    def _fault(self, meter: EnergyMeter, t: float, reason: str) -> None:
-        self._note(f"meter {meter.kind} failed and was dropped: {reason}")
+    def _checked(
+        self, meter: EnergyMeter, t: float, values: dict[str, float]
+    ) -> dict[str, float | None]:
+        """The readings, each checked: one no hardware can produce is left out (None), a
+        glitch one shows is named (once per kind in this node) and the reading kept."""
+        kept: dict[str, float | None] = {}
+        for name, value in values.items():
+            check = self._checks.get(name)
+            kept[name] = float(value)
+            if check is None:
+                continue
+            try:
+                note = check.check(t, float(value))
+            except Implausible as err:
+                kept[name], note, action = None, str(err), "left out"
+            else:
+                action = "kept"
+            if note is not None and (action, _FIGURES.sub("#", note)) not in self._said:
+                self._said.add((action, _FIGURES.sub("#", note)))
+                self._fault(meter, t, note, action)
+        return kept
+
+    def _fault(self, meter: EnergyMeter, t: float, reason: str, action: str = "dropped") -> None:
+        """A meter fault: the meter ``dropped`` for the rest of the node, a reading ``left
+        out``, or a glitch whose reading was ``kept`` for the timeline to judge."""
+        what = {"dropped": "failed and was dropped", "left out": "reading left out"}
+        self._note(f"meter {meter.kind} {what.get(action, 'glitch')}: {reason}")
         self._faults.append(
             {
                 "meter": meter.kind,
                 "domains": [d.name for d in meter.domains()],
                 "t": t,
                 "reason": reason,
+                "action": action,
             }
         )
 
     def _store_readings(
-        self, index: int, readings: list[tuple[EnergyMeter, dict[str, float]]], pids: set[int]
+        self,
+        index: int,
+        readings: list[tuple[EnergyMeter, dict[str, float | None]]],
+        pids: set[int],
     ) -> None:
         for meter, values in readings:
             for name, value in values.items():
-                _column(self._samples["domains"], name, index).append(float(value))
+                _column(self._samples["domains"], name, index).append(
+                    None if value is None else float(value)
+                )
             try:
                 uses = meter.gpu_use(pids)
             except Exception as err:

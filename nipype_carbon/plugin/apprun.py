@@ -31,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nipype_carbon.files.safe import write_new
 from nipype_carbon.record.noderun import inside_node
 from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE
 
@@ -100,6 +101,6 @@ def _leave_note(workflow: str, err: BaseException) -> None:
             "error": f"{type(err).__name__}: {err}",
         }
         path = Path(directory) / f"{UNMETERED_PREFIX}{os.getpid()}-{time.time_ns()}.json"
-        path.write_text(json.dumps(note) + "\n")
+        write_new(path, json.dumps(note) + "\n")  # created afresh: no link followed
     except OSError as write_err:
         logger.warning("nipype-carbon: note of the unmetered run not written: %s", write_err)

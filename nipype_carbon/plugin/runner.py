@@ -137,6 +137,7 @@ class CarbonPlugin:
         session.add_edges((record_name(u), record_name(v)) for u, v in graph.edges())
         for node in nodes:
             attach(node, self.recorder.context)
+        self.recorder.expect([record_name(node) for node in nodes])
 
     def _on_status(self, node: Any, status: str) -> None:
         try:

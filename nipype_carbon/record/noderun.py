@@ -186,11 +186,12 @@ class NodeRun:
             self.status = "failed"
             error = "".join(traceback.format_exception_only(exc_type, exc)).strip()
         try:
-            self._spool(error)
+            written = self._spool(error)
         except Exception as err:
             logger.warning("nipype-carbon: record of %s not written: %s", self.name, err)
         else:
-            if self._provisional is not None:
+            # a record waiting in memory leaves the provisional one as its trace on disk
+            if written and self._provisional is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(self._provisional)
 
@@ -207,7 +208,8 @@ class NodeRun:
             extra=dict(self.extra),
         )
         try:
-            self._provisional = str(write_provisional(self.context.spool_dir, record))
+            written = write_provisional(self.context.spool_dir, record)
+            self._provisional = str(written) if written is not None else None
         except Exception as err:
             logger.warning("nipype-carbon: %s: provisional record not written: %s", self.name, err)
 
@@ -224,16 +226,20 @@ class NodeRun:
             extra=dict(self.extra),
         )
         try:
-            written = str(write_provisional(self.context.spool_dir, record))
+            path = write_provisional(self.context.spool_dir, record)
         except Exception as err:
             logger.warning("nipype-carbon: %s: provisional record not updated: %s", self.name, err)
             return
-        earlier, self._provisional = self._provisional, written
+        if path is None:
+            return  # the earlier one stays
+        earlier, self._provisional = self._provisional, str(path)
         if earlier is not None:
             with contextlib.suppress(OSError):
                 os.unlink(earlier)
 
-    def _spool(self, error: str | None) -> None:
+    def _spool(self, error: str | None) -> bool:
+        """Write the node's final record; whether it reached a file (the spool, the held
+        folder or the session)."""
         stopping = time.perf_counter()
         measurement = self._meter.stop() if self._meter is not None else None
         if self.metered:
@@ -268,8 +274,8 @@ class NodeRun:
                 error=error,
             )
         if self.context.in_driver() and hand_over(self.context.spool_dir, record):
-            return  # in the session's own process: no spool file to write and read back
-        write_record(self.context.spool_dir, record)
+            return True  # in the session's own process: no spool file to write and read back
+        return write_record(self.context.spool_dir, record) is not None
 
     def _note(self, message: str) -> None:
         logger.warning("nipype-carbon: %s: %s", self.name, message)

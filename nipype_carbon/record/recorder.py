@@ -24,14 +24,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nipype_carbon.files.trust import shared_folder_warning
 from nipype_carbon.measure.calibration import load_calibrations
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessClock
+from nipype_carbon.record.held import hold_lines
 from nipype_carbon.record.noderun import RunContext, meters_for
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.scheduler import scheduler_record
-from nipype_carbon.record.session import Session, load_session, new_session_path, session_files
+from nipype_carbon.record.session import (
+    EXPECTED_EVENT,
+    Session,
+    load_session,
+    new_session_path,
+    session_files,
+)
 from nipype_carbon.record.settings import (
     RUN_VARIABLE,
     CarbonSettings,
@@ -114,6 +122,9 @@ class RunRecorder:
                 f"carbon_dir {self.carbon_dir} cannot hold the session ({err.strerror or err}): "
                 "give a writable carbon_dir with free space"
             ) from None
+        warning = shared_folder_warning(self.carbon_dir)
+        if warning:
+            self.logger.warning("nipype-carbon: %s", warning)
         self._catch_signals()
         receive_here(self.spool_dir, self._receive)
         try:
@@ -209,13 +220,7 @@ class RunRecorder:
                 end["signal"] = signal_name
             self.session.add_event("end", **end)
             if not self.session.flush():
-                self.logger.warning(
-                    "nipype-carbon: %d line(s) could not be written to %s: free space there, "
-                    "then run `nipype-carbon collect %s` for the records left in the spool",
-                    len(self.session.unwritten),
-                    self.path,
-                    self.carbon_dir,
-                )
+                self._hold_unwritten()
             with contextlib.suppress(OSError):  # left in place when records are still due
                 self.spool_dir.rmdir()
         except Exception as err:
@@ -224,6 +229,40 @@ class RunRecorder:
             if self._meter is not None:
                 with contextlib.suppress(Exception):
                     self._meter.stop()  # a no-op when already stopped
+
+    def expect(self, names: list[str]) -> None:
+        """Name the nodes the run will have, so a report can name any left without a record."""
+        if self.session is not None:
+            self.session.add_event(EXPECTED_EVENT, nodes=sorted(names))
+
+    def _hold_unwritten(self) -> None:
+        """Lines the session file still cannot take at the end go to the run's held folder."""
+        assert self.session is not None
+        count = len(self.session.unwritten)
+        try:
+            where = hold_lines(self.spool_dir, self.session.unwritten)
+        except OSError as err:
+            self.logger.warning(
+                "nipype-carbon: %d line(s) could not be written to %s, nor kept in a folder of "
+                "yours (%s): free space there; what is left in %s is gathered by "
+                "`nipype-carbon collect %s`",
+                count,
+                self.path,
+                err,
+                self.spool_dir,
+                self.carbon_dir,
+            )
+            return
+        self.session.unwritten.clear()
+        self.session.held_elsewhere = (count, str(where.parent))
+        self.logger.warning(
+            "nipype-carbon: %d line(s) could not be written to %s: kept in %s (reports read "
+            "them there); once there is room, `nipype-carbon collect %s` writes them",
+            count,
+            self.path,
+            where.parent,
+            self.carbon_dir,
+        )
 
     # -- signals -------------------------------------------------------------
     def _catch_signals(self) -> None:

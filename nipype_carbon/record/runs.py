@@ -23,8 +23,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nipype_carbon.files.safe import open_regular
+
 #: how deep below a folder carbon directories are looked for (base_dir/work/<wf>/carbon)
 SEARCH_DEPTH = 4
+#: the most of a header read to find a run's start
+HEADER_B = 1 << 20
 
 
 class SessionError(Exception):
@@ -35,8 +39,8 @@ def session_header(path: Path) -> dict:
     """A session file's header (its first line) without loading the rest; ``{}`` when it
     cannot be read as one."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            header = json.loads(handle.readline(1_000_000))
+        with os.fdopen(open_regular(path), "rb") as handle:  # a pipe is refused, not waited on
+            header = json.loads(handle.readline(HEADER_B).decode("utf-8", errors="replace"))
     except (OSError, ValueError, RecursionError):
         return {}
     return header if isinstance(header, dict) else {}
@@ -56,8 +60,13 @@ def recorded_start(path: Path) -> float:
 
 
 def session_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """Session files in a carbon directory, oldest run first (by recorded start time)."""
-    found = [p for p in Path(directory).glob("session*.jsonl") if p.is_file()]
+    """Session files in a carbon directory, oldest run first (by recorded start time).
+
+    A link there is not followed (it is not a run's file), nor anything but a regular file.
+    """
+    found = [
+        p for p in Path(directory).glob("session*.jsonl") if p.is_file() and not p.is_symlink()
+    ]
     return sorted(found, key=lambda p: (recorded_start(p), p.name))
 
 

@@ -5,7 +5,11 @@ as an environment variable ``NIPYPE_CARBON_<KEY>``; a keyword wins. Settings
 are validated at once, before any node runs: a misspelt key (``regoin``,
 ``PUE``, ``NIPYPE_CARBON_REGOIN``) is refused with a did-you-mean, and every
 number must be finite and within its range (:data:`RANGES`). Keys of the base
-plugin or worker (``n_procs``, ``memory_gb``, ``sbatch_args``, ...) pass through.
+plugin or worker (``n_procs``, ``memory_gb``, ``sbatch_args``, ...) pass through,
+``n_procs`` and ``memory_gb`` checked (:func:`check_engine_args`): a reservation of
+no processes would make every share of the report wrong. The folders a run needs
+(``carbon_dir``, ``powercap_root``) are checked where a run starts
+(:meth:`CarbonSettings.check_folders`), not in every node.
 
 Examples
 --------
@@ -20,18 +24,24 @@ nipype_carbon.record.settings.SettingsError: pue must be between 1.0 and 3.0, go
 Traceback (most recent call last):
 ...
 nipype_carbon.record.settings.SettingsError: unknown carbon setting 'regoin': did you mean 'region'?
+>>> CarbonSettings.split({"n_procs": -50}, env={})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+nipype_carbon.record.settings.SettingsError: n_procs must be a whole number of processes, ...
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from nipype_carbon.measure.calibration import CALIBRATION_ENV, CPU_BASELINE_W_RANGE
 from nipype_carbon.measure.meters.model import DEFAULT_CPU_IDLE_FRACTION, DEFAULT_MEMORY_W_PER_GB
 from nipype_carbon.reference.grids import DEFAULT_PUE, check_pue, resolve_intensity
 
@@ -44,7 +54,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "intensity_g_per_kwh": (0.0, 2000.0, " g/kWh"),
     "sample_interval_s": (0.01, 3600.0, " s"),
     "baseline_window_s": (0.0, 60.0, " s"),
-    "cpu_baseline_w": (0.0, 5000.0, " W for all packages"),
+    "cpu_baseline_w": (*CPU_BASELINE_W_RANGE, " W for all packages"),
     "cpu_tdp_w": (1.0, 1000.0, " W per package"),
     "cpu_idle_fraction": (0.0, 1.0, ""),
     "memory_w_per_gb": (0.0, 1.0, " W/GB"),
@@ -52,8 +62,28 @@ RANGES: dict[str, tuple[float, float, str]] = {
 }
 #: set by ``nipype-carbon run`` for its COMMAND: meter every workflow of every Python process
 RUN_VARIABLE = "NIPYPE_CARBON_RUN"
-#: environment variables of ours that are not settings (the test suite's local SLURM)
-ENV_NOT_SETTINGS = ("NIPYPE_CARBON_SLURM", "NIPYPE_CARBON_CALIBRATION", RUN_VARIABLE)
+#: every environment variable of ours that is not a setting, by its exact name: the run
+#: marker, the calibration file, the test suite's local SLURM (scripts/slurm/) and
+#: scripts/venv.sh's; any other ``NIPYPE_CARBON_*`` name is a typo
+ENV_NOT_SETTINGS = (
+    RUN_VARIABLE,
+    CALIBRATION_ENV,
+    "NIPYPE_CARBON_SLURM_DIR",
+    "NIPYPE_CARBON_SLURM_TIMEOUT",
+    "NIPYPE_CARBON_SLURM_ACCOUNTING",
+    "NIPYPE_CARBON_SLURM_AUTOSTART",
+    "NIPYPE_CARBON_SLURMCTLD_PORT",
+    "NIPYPE_CARBON_SLURMD_PORT",
+    "NIPYPE_CARBON_SLURMDBD_PORT",
+    "NIPYPE_CARBON_SLURM_DB_PORT",
+    "NIPYPE_CARBON_VENV",
+    "NIPYPE_CARBON_PYTHON",
+)
+#: base-plugin keys that reserve resources: each must be a positive number (n_procs whole)
+RESERVATIONS = {
+    "n_procs": "a whole number of processes, 1 or more",
+    "memory_gb": "a number of GB above 0",
+}
 #: base-plugin keys close to a setting's name that are not misspellings of it
 ENGINE_KEYS = frozenset({"n_gpus", "gpu", "n_gpu_procs", "gpu_procs"})
 
@@ -98,6 +128,41 @@ def did_you_mean(key: str, names: tuple[str, ...]) -> str | None:
         return close[0]
     longer = [n for n in names if len(wanted) >= 4 and n.startswith(wanted + "_")]
     return longer[0] if longer else None
+
+
+def check_engine_args(plugin_args: Mapping[str, Any]) -> None:
+    """Refuse a base-plugin reservation that is not a positive number (``n_procs`` whole).
+
+    ``None`` passes: the base plugin's own default (all CPUs, most of the memory).
+    """
+    for key, what in RESERVATIONS.items():
+        value = plugin_args.get(key)
+        if value is None:
+            continue
+        kind = numbers.Integral if key == "n_procs" else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind):
+            ok = False
+        elif isinstance(value, numbers.Integral):
+            ok = int(value) > 0
+        else:
+            ok = math.isfinite(float(value)) and float(value) > 0
+        if not ok:
+            raise SettingsError(
+                f"{key} must be {what}, got {value!r:.40}: give plugin_args {key}=N, "
+                f"or leave it out ({'all CPUs' if key == 'n_procs' else '90 % of memory'})"
+            )
+
+
+def check_powercap_root(path: str | os.PathLike[str]) -> None:
+    """Refuse a powercap root that is not an existing directory, naming the fix."""
+    root = Path(path)
+    if not root.is_dir():
+        problem = "is not a directory" if root.exists() else "does not exist"
+        raise SettingsError(
+            f"powercap_root {root} {problem}: give the folder that holds the intel-rapl zones "
+            "(default /sys/class/powercap; in a container, bind-mount it) or leave powercap_root "
+            "unset"
+        )
 
 
 def check_carbon_dir(path: str | os.PathLike[str]) -> None:
@@ -206,9 +271,18 @@ class CarbonSettings:
                 raise SettingsError(f"unknown carbon setting {key!r}: did you mean {meant!r}?")
         ours = {k: plugin_args.pop(k) for k in cls.names() if k in plugin_args}
         settings = cls.from_mapping(ours, env)
-        if settings.carbon_dir:
-            check_carbon_dir(settings.carbon_dir)
+        check_engine_args(plugin_args)
+        settings.check_folders()
         return settings, plugin_args
+
+    def check_folders(self) -> None:
+        """Refuse a ``carbon_dir`` that cannot hold the session and a ``powercap_root`` that
+        is not a directory: where a run starts, not in every node (a node on another host
+        has its own folders)."""
+        if self.carbon_dir:
+            check_carbon_dir(self.carbon_dir)
+        if self.powercap_root:
+            check_powercap_root(self.powercap_root)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -232,17 +306,34 @@ class CarbonSettings:
             object.__setattr__(self, "region", grid.region)
         if self.idle not in IDLE_MODES:
             raise SettingsError(f"idle must be one of {IDLE_MODES}, got {self.idle!r}")
+        if self.powercap_root is not None:
+            # absolute now: a node runs in its own working directory (nipype changes to it)
+            if not str(self.powercap_root).strip():
+                raise SettingsError("powercap_root must be a folder, got ''")
+            root = os.path.abspath(os.path.expanduser(os.fspath(self.powercap_root)))
+            object.__setattr__(self, "powercap_root", root)
 
 
 def check_environment(env: Mapping[str, str], names: tuple[str, ...]) -> None:
-    """Refuse a ``NIPYPE_CARBON_*`` variable that names no setting (a typo), with a did-you-mean."""
+    """Refuse a ``NIPYPE_CARBON_*`` variable that is neither a setting nor one of
+    :data:`ENV_NOT_SETTINGS` (a typo), with a did-you-mean over both.
+
+    Examples
+    --------
+    >>> check_environment({"NIPYPE_CARBON_CALIBRATON": "c.json"}, ("region",))
+    Traceback (most recent call last):
+    ...
+    nipype_carbon.record.settings.SettingsError: unknown environment variable \
+NIPYPE_CARBON_CALIBRATON: did you mean NIPYPE_CARBON_CALIBRATION?
+    """
+    others = tuple(v[len(ENV_PREFIX) :].lower() for v in ENV_NOT_SETTINGS)
     for variable in env:
-        if not variable.startswith(ENV_PREFIX) or variable.startswith(ENV_NOT_SETTINGS):
+        if not variable.startswith(ENV_PREFIX) or variable in ENV_NOT_SETTINGS:
             continue
         key = variable[len(ENV_PREFIX) :]
         if key.lower() in names and key == key.upper():
             continue
-        meant = did_you_mean(key, names)
+        meant = did_you_mean(key, names + others)
         hint = (
             f": did you mean {ENV_PREFIX + meant.upper()}?"
             if meant

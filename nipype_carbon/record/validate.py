@@ -2,9 +2,13 @@
 
 A session is read from disk, perhaps written by another version, edited by hand
 or damaged. Each parsed line is checked here: the types of its fields, numbers
-that are finite, baselines that are not negative, energy counters that never go
-backwards except by a wrap. A line that fails raises :class:`LineError` naming
-the field, and the session loader adds the file and line number.
+that are finite and in range (times are epoch seconds up to :data:`MAX_TIME_S`,
+amounts are not negative), baselines that are not negative. A line that fails
+raises :class:`LineError` naming the field, and the session loader skips it and
+names it with the file and line number. One bad reading spoils only itself: an
+energy reading outside its counter's range (a counter that jumped) or a power
+reading no hardware gives is left out of its column (``None``, as a reading a
+meter could not take), and a note naming it is added to ``notes``.
 
 Examples
 --------
@@ -19,7 +23,6 @@ nipype_carbon.record.validate.LineError: field 'start' must be a number, got 'no
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from typing import Any
 
@@ -28,32 +31,55 @@ from nipype_carbon.record.settings import IDLE_MODES, RANGES, SettingsError, che
 
 #: sample columns every measurement holds (numbers, one per sample)
 SAMPLE_COLUMNS = ("t", "cpu_s", "rss_b", "host_busy_cpu_s", "host_mem_b")
+#: the latest time a session may hold, epoch seconds (the year 2286): later is damage
+MAX_TIME_S = 1e10
+#: the most any amount in a session may be (bytes, CPU-seconds): more is damage
+MAX_AMOUNT = 2.0**62
+#: the most power a power reading may show, in watts (no node draws a megawatt)
+MAX_POWER_W = 1e6
 
 
 class LineError(ValueError):
     """A line of a session whose content cannot be used; the message names the field."""
 
 
-def _number(value: Any, name: str, minimum: float | None = None) -> float:
+def _number(
+    value: Any, name: str, minimum: float | None = None, maximum: float | None = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LineError(f"field {name!r} must be a number, got {value!r}")
+        raise LineError(f"field {name!r} must be a number, got {value!r:.60}")
     if not math.isfinite(value):
         raise LineError(f"field {name!r} must be a finite number, got {value!r}")
     if minimum is not None and value < minimum:
         raise LineError(f"field {name!r} must be >= {minimum:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise LineError(f"field {name!r} must be <= {maximum:g}, got {value!r}")
     return float(value)
 
 
-def _numbers(values: list[Any], name: str) -> None:
-    """Every value a finite number: checked at C speed, value by value only to name a bad one."""
-    if set(map(type, values)) <= {int, float}:
+def _time(value: Any, name: str) -> float:
+    """Epoch seconds (or seconds from 0 in a synthetic session), up to :data:`MAX_TIME_S`."""
+    return _number(value, name, minimum=0.0, maximum=MAX_TIME_S)
+
+
+def _numbers(
+    values: list[Any], name: str, minimum: float | None = None, maximum: float | None = None
+) -> None:
+    """Every value a finite number in range: checked at C speed, value by value only to
+    name a bad one."""
+    if values and set(map(type, values)) <= {int, float}:
         try:
-            if math.isfinite(math.fsum(values)):
+            low, high = min(values), max(values)
+            if (
+                math.isfinite(math.fsum(values))
+                and (minimum is None or low >= minimum)
+                and (maximum is None or high <= maximum)
+            ):
                 return
         except OverflowError:
             pass
     for value in values:
-        _number(value, name)
+        _number(value, name, minimum, maximum)
     # finite values whose sum overflows are fine
 
 
@@ -77,7 +103,7 @@ def check_header(header: Any) -> None:
     if "metadata" in header:
         _typed(header["metadata"], "metadata", dict, "an object")
         if "start" in header["metadata"]:
-            _number(header["metadata"]["start"], "metadata.start")
+            _time(header["metadata"]["start"], "metadata.start")
     if "settings" in header:
         settings = _typed(header["settings"], "settings", dict, "an object")
         for key in RANGES:
@@ -92,22 +118,28 @@ def check_header(header: Any) -> None:
         if settings.get("idle") is not None and settings["idle"] not in IDLE_MODES:
             raise LineError(f"field 'settings.idle' must be one of {IDLE_MODES}")
     if "created" in header:
-        _number(header["created"], "created")
+        _time(header["created"], "created")
     if "tool" in header:
         _typed(header["tool"], "tool", dict, "an object")
 
 
-def node_record(line: dict[str, Any]) -> NodeRecord:
-    """A node line as a record, or :class:`LineError` naming the field that is wrong."""
+def node_record(
+    line: Any, statuses: tuple[str, ...] = STATUSES, notes: list[str] | None = None
+) -> NodeRecord:
+    """A node line as a record, or :class:`LineError` naming the field that is wrong;
+    readings left out of its measurement are named in ``notes``."""
+    _typed(line, "record", dict, "an object")
     data = _fields(line, NodeRecord)
     for name in ("name", "status", "start", "end", "host"):
         if name not in data:
             raise LineError(f"field {name!r} is missing")
     _typed(data["name"], "name", str, "a string")
-    if data["status"] not in STATUSES:
-        raise LineError(f"field 'status' must be one of {STATUSES}, got {data['status']!r:.40}")
-    _number(data["start"], "start")
-    _number(data["end"], "end")
+    if data["status"] not in statuses:
+        raise LineError(f"field 'status' must be one of {statuses}, got {data['status']!r:.40}")
+    _time(data["start"], "start")
+    _time(data["end"], "end")
+    if data["end"] < data["start"]:
+        raise LineError(f"field 'end' ({data['end']!r}) is before 'start' ({data['start']!r})")
     _typed(data["host"], "host", str, "a string")
     for name in ("interface", "workflow"):
         _typed(data.get(name, ""), name, str, "a string")
@@ -115,16 +147,38 @@ def node_record(line: dict[str, Any]) -> NodeRecord:
     if data.get("error") is not None:
         _typed(data["error"], "error", str, "a string or null")
     if data.get("measurement") is not None:
-        check_measurement(data["measurement"])
+        check_measurement(data["measurement"], notes)
     return NodeRecord(**data)
 
 
-def check_measurement(m: Any) -> None:
-    """A node's raw measurement: numbers finite, sample columns lists, counters increasing."""
+#: per measurement field: its range (times, then amounts)
+_MEASUREMENT_RANGES = {
+    "start": (0.0, MAX_TIME_S),
+    "end": (0.0, MAX_TIME_S),
+    "cpu_s": (0.0, MAX_AMOUNT),
+    "meter_cpu_s": (0.0, MAX_AMOUNT),
+    "own_cpu_s": (0.0, MAX_AMOUNT),
+    "inherited_cpu_s": (0.0, MAX_AMOUNT),
+    "peak_rss_b": (0.0, MAX_AMOUNT),
+    "sample_interval_s": (0.0, 1e6),
+}
+#: per sample column: its range
+_COLUMN_RANGES = {
+    "t": (0.0, MAX_TIME_S),
+    "cpu_s": (0.0, MAX_AMOUNT),
+    "rss_b": (0.0, MAX_AMOUNT),
+    "host_busy_cpu_s": (0.0, MAX_AMOUNT),
+    "host_mem_b": (0.0, MAX_AMOUNT),
+}
+
+
+def check_measurement(m: Any, notes: list[str] | None = None) -> None:
+    """A node's raw measurement: numbers finite and in range, sample columns lists of one
+    value per sample; readings out of their domain's range left out (see the module)."""
     _typed(m, "measurement", dict, "an object or null")
-    for name in ("start", "end", "cpu_s", "peak_rss_b", "sample_interval_s"):
+    for name, (low, high) in _MEASUREMENT_RANGES.items():
         if name in m:
-            _number(m[name], f"measurement.{name}", minimum=0 if name != "start" else None)
+            _number(m[name], f"measurement.{name}", low, high)
     host = _typed(m.get("host"), "measurement.host", dict, "an object")
     _typed(host.get("name"), "measurement.host.name", str, "a string")
     _typed(m.get("meters", {}), "measurement.meters", dict, "an object")
@@ -132,7 +186,7 @@ def check_measurement(m: Any) -> None:
     samples = _typed(m.get("samples"), "measurement.samples", dict, "an object")
     for name in SAMPLE_COLUMNS:
         column = _typed(samples.get(name), f"measurement.samples.{name}", list, "a list")
-        _numbers(column, f"measurement.samples.{name}")
+        _numbers(column, f"measurement.samples.{name}", *_COLUMN_RANGES[name])
     rows = len(samples["t"])
     for group in ("domains", "gpu"):
         columns = _typed(samples.get(group, {}), f"measurement.samples.{group}", dict, "an object")
@@ -147,7 +201,7 @@ def check_measurement(m: Any) -> None:
             f"field 'measurement.samples': column(s) {uneven} do not have one value per "
             f"sample time ({rows})"
         )
-    _counters(m)
+    _readings(m, notes if notes is not None else [])
 
 
 def _baseline(values: Any, name: str) -> None:
@@ -156,9 +210,12 @@ def _baseline(values: Any, name: str) -> None:
         _number(watts, f"{name}.{domain}", minimum=0)
 
 
-def _counters(m: dict[str, Any]) -> None:
-    """Energy counters stay in their range, and go backwards only if they have one (a wrap)."""
-    wraps: dict[str, float | None] = {}
+def _readings(m: dict[str, Any], notes: list[str]) -> None:
+    """Each meter reading a number or None; one outside what its domain can read (a counter
+    beyond its range or below zero, power below zero or above :data:`MAX_POWER_W`) is left
+    out (None) and named in ``notes``. A counter that falls is the timeline's to judge (a
+    wrap, a reset), not a damaged line."""
+    ranges: dict[str, tuple[float, float]] = {}
     meters = _typed(m["meters"].get("meters", []), "measurement.meters.meters", list, "a list")
     for meter in meters:
         meter = _typed(meter, "measurement.meters.meters[]", dict, "an object")
@@ -168,29 +225,24 @@ def _counters(m: dict[str, Any]) -> None:
             wrap = domain.get("wrap_j")
             if wrap is not None:
                 _number(wrap, "measurement.meters.domains[].wrap_j", minimum=0)
-            if domain.get("kind") == "counter":
-                wraps[str(domain.get("name"))] = wrap
+            high = wrap * (1 + 1e-9) if wrap else MAX_AMOUNT
+            if domain.get("kind") == "power":
+                high = MAX_POWER_W
+            ranges[str(domain.get("name"))] = (-1e-9, high)
     for name, column in m["samples"].get("domains", {}).items():
         field = f"measurement.samples.domains.{name}"
         _typed(column, field, list, "a list")
-        values = [v for v in column if v is not None]
-        _numbers(values, field)
-        if name not in wraps:
+        _numbers([v for v in column if v is not None], field)
+        low, high = ranges.get(name, (-1e-9, MAX_AMOUNT))
+        bad = [i for i, v in enumerate(column) if v is not None and not low <= v <= high]
+        if not bad:
             continue
-        wrap = wraps[name]
-        if wrap:
-            outside = [v for v in values if not -1e-9 <= v <= wrap * (1 + 1e-9)]
-            if outside:
-                raise LineError(
-                    f"field {field!r}: counter reads {outside[0]:g}, outside its range 0-{wrap:g}"
-                )
-            continue
-        for before, after in itertools.pairwise(values):
-            if after < before:
-                raise LineError(
-                    f"field {field!r}: counter decreases from {before:g} to {after:g}, "
-                    "and it has no range to wrap at"
-                )
+        notes.append(
+            f"{field} reads {column[bad[0]]:g} ({len(bad)} reading(s)), outside its range "
+            f"0-{high:g}: left out"
+        )
+        for i in bad:
+            column[i] = None
 
 
 def host_record(line: dict[str, Any]) -> HostRecord:

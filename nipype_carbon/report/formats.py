@@ -5,17 +5,18 @@ CSV and JSON follow the contracts in the user guide (columns ``node, interface,
 status, start, end, duration_s, cpu_s, energy_j, energy_cpu_j, energy_dram_j,
 energy_gpu_j, energy_idle_j, emissions_g, method``; JSON ``{"totals", "nodes"}``).
 
-What a run's names can hold is made harmless in each format: a CSV cell that a
-spreadsheet would read as a formula starts with ``'``; Markdown cells escape
-HTML and line breaks; the console shows control characters as ``?``; JSON is
-strict (a non-finite number is written ``null`` and named in
-``totals.non_finite``). Every format says the run's status (complete, failed,
-interrupted) first.
+What a run's names can hold is made harmless in each format, by the rules of
+:mod:`nipype_carbon.report.escape`: the console, CSV and Markdown show control
+characters as control pictures (``␛``), bidi controls as ``<U+202E>`` and lone
+surrogates as U+FFFD; a CSV cell that a spreadsheet would read as a formula
+starts with ``'``; Markdown holds no raw HTML, link, image or autolink made from
+session text. JSON is strict (a non-finite number is written ``null`` and named
+in ``totals.non_finite``; a lone surrogate becomes U+FFFD). Every format says
+the run's status (complete, failed, interrupted) first.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import time
@@ -25,22 +26,25 @@ from typing import Any
 
 import pandas as pd
 
+from nipype_carbon.report.escape import csv_cell, markdown_text, valid_unicode, visible
 from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
 from nipype_carbon.report.methods import methods_paragraph
 from nipype_carbon.report.model import Report
-from nipype_carbon.report.units import csv_cell, emissions, energy, percent, printable
+from nipype_carbon.report.units import emissions, energy, percent
 
 Renderer = Callable[..., "str | bytes"]
 
 
 def render_csv(report: Report, **_: Any) -> str:
-    """The node table; a cell that starts like a formula (``=``, ``+``, ``-``, ``@``) gets ``'``."""
+    """The node table: text cells visible; one that starts like a formula (``=``, ``+``, ``-``,
+    ``@``, after any whitespace) gets ``'``."""
     return str(report.nodes.map(csv_cell).to_csv(index=False))
 
 
 def render_json(report: Report, **_: Any) -> str:
-    """Strict JSON: a non-finite number becomes ``null`` and is listed in ``totals.non_finite``."""
-    frame = report.nodes
+    """Strict JSON: a non-finite number becomes ``null`` and is listed in ``totals.non_finite``;
+    a lone surrogate in a name becomes U+FFFD (controls are written as ``\\u`` escapes)."""
+    frame = report.nodes.map(valid_unicode)
     nodes = json.loads(frame.to_json(orient="records", double_precision=15))
     found = [  # written null by pandas; named here
         f"nodes[{i}].{column}"
@@ -55,7 +59,10 @@ def render_json(report: Report, **_: Any) -> str:
 
 
 def _finite(value: Any, where: str, found: list[str]) -> Any:
-    """``value`` with every NaN or infinity replaced by None, their paths added to ``found``."""
+    """``value`` with every NaN or infinity replaced by None, their paths added to ``found``
+    (and every lone surrogate by U+FFFD)."""
+    if isinstance(value, str):
+        return valid_unicode(value)
     if isinstance(value, float) and not math.isfinite(value):
         found.append(where)
         return None
@@ -129,22 +136,51 @@ def status_lines(report: Report) -> list[str]:
     return [head + "".join(f"; {note}" for note in t["run_notes"])]
 
 
+#: what a meter fault did, in the sentence that names it
+FAULT_ACTIONS = {
+    "dropped": "dropped",
+    "left out": "misread (the reading left out)",
+    "kept": "glitched (the readings kept, judged on the host's timeline)",
+}
+
+
 def fault_lines(report: Report) -> list[str]:
     """One line per meter dropped during the run, and the energy modelled in its place."""
     t = report.totals
     lines = []
     for fault in t["meter_faults"]:
         when = time.strftime("%H:%M:%S", time.localtime(fault["t"])) if fault["t"] else "?"
+        what = FAULT_ACTIONS.get(fault.get("action", "dropped"), FAULT_ACTIONS["dropped"])
         lines.append(
-            f"Meter fault: {fault['meter']} on {fault['host']} dropped at {when} in "
+            f"Meter fault: {fault['meter']} on {fault['host']} {what} at {when} in "
             f"{fault['records']} record(s): {fault['reason']}"
         )
+    lines += glitch_lines(report)
     modelled = t["modelled_after_fault_j"]
     if modelled > 0:
         share = percent(modelled / t["energy_j"]) if t["energy_j"] > 0 else "-"
         lines.append(
             f"{energy(modelled)} ({share} of the run's energy) modelled where no meter could be "
-            "read"
+            "read or its readings could not be used"
+        )
+    return lines
+
+
+def glitch_lines(report: Report) -> list[str]:
+    """One line per kind of counter glitch of each domain (a jump, a reset, a freeze, no
+    reading): when first, for how long in all, and the energy modelled in its place."""
+    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for glitch in report.totals.get("counter_glitches", []):
+        key = (glitch["host"], glitch["domain"], glitch["what"])
+        grouped.setdefault(key, []).append(glitch)
+    lines = []
+    for (host, domain, what), found in grouped.items():
+        when = time.strftime("%H:%M:%S", time.localtime(found[0]["start"]))
+        span_s = sum(g["end"] - g["start"] for g in found)
+        times = f" ({len(found)} times)" if len(found) > 1 else ""
+        lines.append(
+            f"Counter glitch: {domain} on {host} {what} at {when}{times}: "
+            f"{span_s:.3g} s modelled ({energy(sum(g['modelled_j'] for g in found))})"
         )
     return lines
 
@@ -189,7 +225,7 @@ def render_console(report: Report, top: int = 10, subjects: int | None = None, *
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
             f"{percent(row['share']):>6} (cum {percent(row['cumulative_share']):>6})  "
-            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {printable(row['node'])}"
+            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {visible(row['node'])}"
             + ("" if row["status"] in ("ran", "cached") else f"  ({row['status']})")
         )
     if not report.nothing_ran:
@@ -197,18 +233,24 @@ def render_console(report: Report, top: int = 10, subjects: int | None = None, *
         for row in report.interfaces().head(top).to_dict("records"):
             lines.append(
                 f"  {energy(row['energy_j']):>9}  {percent(row['share']):>6}  "
-                f"{row['nodes']:4d} node(s)  {printable(row['interface'])}"
+                f"{row['nodes']:4d} node(s)  {visible(row['interface'])}"
             )
     *advice, elsewhere = advice_lines(report)
     lines += ["", "Advice:", *(f"  - {a}" for a in advice), "", elsewhere]
     if subjects:
         lines += ["", projection(report, subjects)]
-    return "\n".join(printable(line) for line in lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
-def render_runs(reports: list[Report], top: int = 10, unmetered: list[str] | None = None) -> str:
+def render_runs(
+    reports: list[Report],
+    top: int = 10,
+    unmetered: list[str] | None = None,
+    unreadable: list[str] | None = None,
+) -> str:
     """Several runs (every workflow an app ran), one line each, their total, and the hottest
-    nodes across them; ``unmetered`` names runs that could not be metered, with why."""
+    nodes across them; ``unmetered`` names runs that could not be metered, ``unreadable``
+    sessions that could not be read (each with why): the others are reported all the same."""
     lines = [f"{len(reports)} workflow run(s) metered"]
     for report in reports:
         t = report.totals
@@ -216,15 +258,17 @@ def render_runs(reports: list[Report], top: int = 10, unmetered: list[str] | Non
         lines.append(
             f"  {t['run_status']:<11} {energy(t['energy_j']):>9}  "
             f"{emissions(t['emissions_g']):>13}  {t['nodes']:4d} node(s)  "
-            f"[{', '.join(t['methods']) or 'none'}]  {printable(workflow)}  "
+            f"[{', '.join(t['methods']) or 'none'}]  {visible(workflow)}  "
             f"({Path(str(report.session.path)).name})"
         )
         if t["run_status"] != "complete" or t["run_notes"] or t["meter_faults"]:
             lines += [f"      {line}" for line in status_lines(report) + fault_lines(report)]
     for note in unmetered or []:
         lines.append(f"  NOT METERED: {note}")
+    for note in unreadable or []:
+        lines.append(f"  NOT READ: {note}")
     if not reports:
-        return "\n".join(printable(line) for line in lines) + "\n"
+        return "\n".join(visible(line) for line in lines) + "\n"
     energy_j = sum(r.totals["energy_j"] for r in reports)
     grams = sum(r.totals["emissions_g"] for r in reports)
     incomplete = sum(r.totals["run_status"] != "complete" for r in reports)
@@ -234,6 +278,11 @@ def render_runs(reports: list[Report], top: int = 10, unmetered: list[str] | Non
         + (
             f"; {incomplete} run(s) not complete: the total covers only what was recorded"
             if incomplete
+            else ""
+        )
+        + (
+            f"; {len(unreadable)} run(s) could not be read: the total leaves them out"
+            if unreadable
             else ""
         )
     )
@@ -246,24 +295,14 @@ def render_runs(reports: list[Report], top: int = 10, unmetered: list[str] | Non
         share = percent(row["energy_j"] / work) if work > 0 else "-"
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  {share:>6}  "
-            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {printable(row['node'])}"
+            f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {visible(row['node'])}"
             + ("" if row["status"] in ("ran", "cached") else f"  ({row['status']})")
         )
-    return "\n".join(printable(line) for line in lines) + "\n"
-
-
-def md_cell(value: Any) -> str:
-    r"""A Markdown table cell: HTML escaped, ``|`` escaped, line breaks as spaces.
-
-    >>> md_cell("<script>a|b\nc")
-    '&lt;script&gt;a\\|b c'
-    """
-    text = html.escape(str(value), quote=False).replace("|", "\\|")
-    return " ".join(text.splitlines()) if text else text
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
 def _md_table(frame: pd.DataFrame) -> str:
-    cells = frame.map(md_cell)
+    cells = frame.map(markdown_text)
     head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
     return head + "".join("| " + " | ".join(row) + " |\n" for row in cells.itertuples(index=False))
 
@@ -293,7 +332,7 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
     parts = [
         "# nipype-carbon report",
         "",
-        *(f"- {md_cell(line)}" for line in header_lines(report)),
+        *(f"- {markdown_text(line)}" for line in header_lines(report)),
         "",
         "## Hottest nodes",
         "",
@@ -303,15 +342,18 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
         _md_table(itable) if not report.nothing_ran else "None: nothing ran (see above).\n",
         "## Advice",
         "",
-        *(f"- {md_cell(a)}" for a in advice_lines(report)),
+        *(f"- {markdown_text(a)}" for a in advice_lines(report)),
         "",
         "## Methods",
         "",
-        methods_paragraph(report),
-        "",
+        *(
+            f"{markdown_text(p.strip())}\n"
+            for p in methods_paragraph(report).split("\n\n")
+            if p.strip()
+        ),
     ]
     if subjects:
-        parts += ["## Projection", "", projection(report, subjects), ""]
+        parts += ["## Projection", "", markdown_text(projection(report, subjects)), ""]
     return "\n".join(parts)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from nipype_carbon.report.escape import visible
 from nipype_carbon.report.model import interface_key
 from nipype_carbon.report.units import duration, emissions, energy
 
@@ -39,10 +40,13 @@ class Row:
 
 
 def _node_title(row: dict[Any, Any]) -> str:
+    """A bar's tooltip, one fact a line; a line break in a name is shown, not followed."""
+    node, interface, host, status, method = (
+        visible(row[k]) for k in ("node", "interface", "host", "status", "method")
+    )
     return (
-        f"{row['node']}\n{row['interface']}\nhost {row['host']}, {row['status']}, "
-        f"{row['method']}\n{duration(row['duration_s'])}, {energy(row['energy_j'])}, "
-        f"{emissions(row['emissions_g'])}"
+        f"{node}\n{interface}\nhost {host}, {status}, {method}\n"
+        f"{duration(row['duration_s'])}, {energy(row['energy_j'])}, {emissions(row['emissions_g'])}"
     )
 
 
@@ -66,7 +70,7 @@ def merge_bars(frame: pd.DataFrame, label: str, tolerance_s: float) -> list[Bar]
     for bar in bars:
         if bar.count > 1:
             bar.title = (
-                f"{label}: {bar.count} nodes over {duration(bar.end - bar.start)}\n"
+                f"{visible(label)}: {bar.count} nodes over {duration(bar.end - bar.start)}\n"
                 f"{energy(bar.energy_j)}, {emissions(bar.emissions_g)}"
             )
     return bars

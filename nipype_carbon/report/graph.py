@@ -34,6 +34,7 @@ from nipype_carbon.report.colours import (
     text_colour,
     viridis,
 )
+from nipype_carbon.report.escape import visible
 from nipype_carbon.report.graph_layout import (
     MAX_NODES,
     WRAP_MIN,
@@ -62,15 +63,13 @@ class GraphvizError(RuntimeError):
 def html_text(text: str) -> str:
     """Text for an HTML-like DOT label: ASCII only, markup as entities, controls visible.
 
-    A backslash is doubled, as graphviz reads ``\\N``, ``\\G`` ... as escapes in labels.
+    Controls, bidi controls and lone surrogates are first made visible
+    (:func:`~nipype_carbon.report.escape.visible`). A backslash is doubled, as
+    graphviz reads ``\\N``, ``\\G`` ... as escapes in labels.
     """
     out = []
-    for ch in text:
+    for ch in visible(text):
         code = ord(ch)
-        if code < 32 or code == 127:
-            code = 0x2400 + (code if code < 32 else 0x21)  # the Unicode control pictures
-        elif 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
-            code = 0xFFFD  # not representable in XML
         entity = "&#92;&#92;" if ch == "\\" else f"&#{code};"
         out.append(ch if 32 <= code < 127 and ch not in "&<>\"'\\" else entity)
     return "".join(out)
@@ -229,7 +228,7 @@ def _label_html(
         lines.append(html_text(f"hottest: {part}, {energy_j / unit.energy_j:.0%}"))
     notes = [f"{n} {s}" for s, n in sorted(unit.statuses.items()) if s != "ran"]
     if unit.members > 1 and notes:
-        lines.append(", ".join(notes))
+        lines.append(html_text(", ".join(notes)))
     if show_method and unit.methods:
         lines.append(f"<I>{html_text('+'.join(sorted(unit.methods)))}</I>")
     return "<BR/>".join(lines)

@@ -5,8 +5,10 @@ The report's data (totals, every node, every interface, hosts, edges) is
 embedded as JSON in ``<script type="application/json" id="nipype-carbon-data">``
 with every ``<``, ``>`` and ``&`` written as a ``\\u`` escape, so no name can
 close the script; tables show the top rows only and the page offers the full
-node table as CSV from the embedded data. Every name is HTML-escaped: node and
-workflow names are the user's.
+node table as CSV from the embedded data (its cells made safe as
+:func:`~nipype_carbon.report.escape.csv_cell` makes them). Every name is shown
+by :func:`~nipype_carbon.report.escape.markup`: node and workflow names are the
+user's, so control and bidi characters are made visible and markup escaped.
 
 Examples
 --------
@@ -28,12 +30,12 @@ import re
 import shutil
 import time
 from collections.abc import Iterable
-from html import escape
 from typing import Any
 
 import pandas as pd
 
 from nipype_carbon.report.equivalents import CAR_EU_G_PER_KM
+from nipype_carbon.report.escape import markup, valid_unicode
 from nipype_carbon.report.formats import fault_lines, reuse_line
 from nipype_carbon.report.hotspots import advise, top_nodes
 from nipype_carbon.report.html_assets import CSS, SCRIPT
@@ -51,21 +53,25 @@ def embedded_json(data: Any) -> str:
 
 
 def _frame(frame: pd.DataFrame) -> dict[str, Any]:
-    """A table as {columns, data}: compact, NaN as null."""
-    return dict(json.loads(frame.to_json(orient="split", index=False, double_precision=12)))
+    """A table as {columns, data}: compact, NaN as null, lone surrogates as U+FFFD."""
+    split = frame.map(valid_unicode).to_json(orient="split", index=False, double_precision=12)
+    return dict(json.loads(split))
 
 
 def _plain(value: Any) -> Any:
-    """Numbers, strings, lists and dicts only (numpy values made Python, NaN made null)."""
+    """Numbers, strings, lists and dicts only (numpy values made Python, NaN made null, lone
+    surrogates U+FFFD)."""
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         value = value.tolist()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {valid_unicode(str(k)): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value if value is None or isinstance(value, bool | int | float | str) else str(value)
+    if isinstance(value, str):
+        return valid_unicode(value)
+    return value if value is None or isinstance(value, bool | int | float) else _plain(str(value))
 
 
 def report_data(report: Report) -> dict[str, Any]:
@@ -104,17 +110,17 @@ def _card(key: str, value: str, detail: str = "") -> str:
 def _methods(methods: list[str]) -> str:
     """Methods such as ``cpu:rapl;dram:model``, one component a line, each said once."""
     parts = dict.fromkeys(p.replace(":", ": ") for m in methods for p in m.split(";"))
-    return "<br>".join(escape(p) for p in parts) or "none"
+    return "<br>".join(markup(p) for p in parts) or "none"
 
 
 def _name(text: Any) -> str:
     """An escaped name that may wrap after its dots."""
-    return escape(str(text)).replace(".", ".<wbr>")
+    return markup(str(text)).replace(".", ".<wbr>")
 
 
 def _camel(text: str) -> str:
     """An escaped class name that may wrap between its words (``Framewise<wbr>Displacement``)."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "<wbr>", escape(text))
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "<wbr>", markup(text))
 
 
 def _distance(km: float) -> str:
@@ -141,11 +147,11 @@ def _methods_note(methods: list[str]) -> str:
 def _status_note(report: Report) -> str:
     """The run's status: a line when complete, an alert when it is not."""
     t = report.totals
-    notes = "".join(f"; {escape(n)}" for n in t["run_notes"])
+    notes = "".join(f"; {markup(n)}" for n in t["run_notes"])
     if t["run_status"] == "complete":
         return f'<p class="sub" id="nc-run-status">Run complete{notes}.</p>'
     return (
-        f'<p class="alert" id="nc-run-status"><b>Run {escape(t["run_status_text"])}.</b> '
+        f'<p class="alert" id="nc-run-status"><b>Run {markup(t["run_status_text"])}.</b> '
         f"The figures cover only what was recorded, not the whole run{notes}.</p>"
     )
 
@@ -164,23 +170,23 @@ def _cards(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "world average" if t["region_is_default"] else grid.region
     unattributed = ", ".join(
-        f"{escape(k)} {energy(v)}"
+        f"{markup(k)} {energy(v)}"
         for k, v in t["unattributed_by_kind_j"].items()
         if v > 1e-9 * t["energy_j"]
     )
     kwh = "" if energy(t["energy_j"]).endswith("kWh") else f"{t['energy_j'] / 3.6e6:.3g} kWh "
-    statuses = ", ".join(f"{v:,} {escape(str(k))}" for k, v in t["nodes_by_status"].items())
+    statuses = ", ".join(f"{v:,} {markup(str(k))}" for k, v in t["nodes_by_status"].items())
     hosts = t["hosts"]
     return [
-        _card("Energy", energy(t["energy_j"]), f"{kwh}{escape(report.how_obtained())}; "
+        _card("Energy", energy(t["energy_j"]), f"{kwh}{markup(report.how_obtained())}; "
               f"{energy(t['attributed_energy_j'])} to nodes; not attributed: "
-              f"{unattributed or 'none'} (idle {escape(t['idle'])})"),
+              f"{unattributed or 'none'} (idle {markup(t['idle'])})"),
         _card("CO2e", grams(t["emissions_g"]), _equivalent(t["emissions_g"])),
-        _card("Grid", escape(where), f"{escape(grid.name)}, {t['intensity_g_per_kwh']:g} "
-              f"gCO2e/kWh ({escape(t['intensity_source'])})"),
+        _card("Grid", markup(where), f"{markup(grid.name)}, {t['intensity_g_per_kwh']:g} "
+              f"gCO2e/kWh ({markup(t['intensity_source'])})"),
         _card("PUE", f"{t['pue']:.2f}", "1.00 for a workstation; data centres about 1.56"),
         _card("Run", duration(t["wall_time_s"]), f"{t['cpu_s']:,.1f} CPU s; {t['nodes']:,} nodes "
-              f"({statuses}); {len(hosts)} host(s): {escape(', '.join(hosts[:5]))}"
+              f"({statuses}); {len(hosts)} host(s): {markup(', '.join(hosts[:5]))}"
               + (" ..." if len(hosts) > 5 else "")),
         _card("Method", _methods(t["methods"]), "how the energy was obtained"),
     ]  # fmt: skip
@@ -189,19 +195,19 @@ def _cards(report: Report) -> list[str]:
 def header(report: Report) -> str:
     """Title, the totals as cards, and the region and method warnings."""
     meta, session = report.session.metadata, report.session
-    name = escape(str(meta.get("workflow") or "workflow"))
+    name = markup(str(meta.get("workflow") or "workflow"))
     created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(session.created))
-    run = " ".join(escape(str(meta[k])) for k in ("engine", "plugin") if meta.get(k))
-    version = escape(str(getattr(session, "tool", {}).get("version", "")))
+    run = " ".join(markup(str(meta[k])) for k in ("engine", "plugin") if meta.get(k))
+    version = markup(str(getattr(session, "tool", {}).get("version", "")))
     return (
         f'<header><h1>Energy and carbon: {name}</h1><p class="sub">{run} run, session '
         f"created {created}; nipype-carbon {version}</p></header>"
         + _status_note(report)
-        + "".join(f'<p class="alert nc-fault">{escape(line)}</p>' for line in fault_lines(report))
+        + "".join(f'<p class="alert nc-fault">{markup(line)}</p>' for line in fault_lines(report))
         + f'<section class="cards" id="nc-totals">{"".join(_cards(report))}</section>'
         + _region_note(bool(report.totals["region_is_default"]))
         + _methods_note(report.totals["methods"])
-        + (f'<p class="alert" id="nc-nothing-ran">{escape(reuse_line(report))}</p>'
+        + (f'<p class="alert" id="nc-nothing-ran">{markup(reuse_line(report))}</p>'
            if report.nothing_ran else "")
     )  # fmt: skip
 
@@ -235,14 +241,14 @@ def nodes_table(report: Report, top: int) -> str:
         host = f'<td class="wrap">{_name(r["host"])}</td>' if hosts else ""
         rows.append(
             f'<tr><td class="n">{i}</td><td class="name">{_name(r["node"])}</td>'
-            f'<td class="word" title="{escape(interface)}">'
+            f'<td class="word" title="{markup(interface)}">'
             f"{_camel(interface.rsplit('.', 1)[-1])}</td>"
-            f"<td>{escape(str(r['status']))}</td>{host}"
+            f"<td>{markup(str(r['status']))}</td>{host}"
             f'<td class="n">{duration(r["duration_s"])}</td><td class="n">{r["cpu_s"]:,.2f}</td>'
             f'<td class="n">{energy(r["energy_j"])}</td>{_share_cell(r["share"])}'
             f'<td class="n">{percent(r["cumulative_share"])}</td>'
             f'<td class="n">{grams(r["emissions_g"])}</td>'
-            f'<td class="m">{escape(str(r["method"])).replace(";", "; ")}</td></tr>'
+            f'<td class="m">{markup(str(r["method"])).replace(";", "; ")}</td></tr>'
         )
     head = ["##", "node", "interface", "status", *(["host"] if hosts else []), "#time", "#CPU s"]
     return _table([*head, "#energy", "#share", "#cumulative", "#CO2e", "method"], rows, "nc-nodes")
@@ -275,7 +281,7 @@ def graph_section(report: Report, max_nodes: int) -> str:
         try:
             svg = render_graph(report, fmt="svg").decode("utf-8", "replace")
         except Exception as err:  # a broken dot must not cost the whole report
-            why = f"dot failed: {escape(str(err))}"
+            why = f"dot failed: {markup(str(err))}"
         else:
             start = svg.find("<svg")  # after the XML declaration and DOCTYPE
             if start >= 0:
@@ -293,14 +299,14 @@ def _optional_sections(report: Report) -> str:
     parts = []
     found = advise(report)
     if found:
-        items = "".join(f"<li>{escape(a.message)}</li>" for a in found[:10])
+        items = "".join(f"<li>{markup(a.message)}</li>" for a in found[:10])
         parts.append(f'<section id="nc-advice"><h2>Advice</h2><ul>{items}</ul></section>')
     try:
         from nipype_carbon.report.methods import methods_paragraph
     except ImportError:
         return "".join(parts)
     text = methods_paragraph(report)
-    paragraphs = "".join(f"<p>{escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
+    paragraphs = "".join(f"<p>{markup(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
     parts.append(f'<section id="nc-methods"><h2>Methods</h2>{paragraphs}</section>')
     return "".join(parts)
 
@@ -319,7 +325,7 @@ def render_html(report: Report, top: int = 25, graph_max_nodes: int = 20_000, **
     """
     n_nodes, n_ifaces = len(report.nodes), len(report.interfaces())
     n_work = int((report.nodes["kind"] != "mapnode").sum()) if n_nodes else 0
-    title = escape(str(report.session.metadata.get("workflow") or "workflow"))
+    title = markup(str(report.session.metadata.get("workflow") or "workflow"))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'

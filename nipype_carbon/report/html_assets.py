@@ -1,5 +1,7 @@
 """The HTML report's inline style sheet and script (no remote assets)."""
 
+from nipype_carbon.report.escape import CSV_CELL_JS
+
 CSS = """
 :root{--ink:#1d1d1f;--muted:#5f6368;--line:#e3e3e3;--warn:#fff4e5;--warn-line:#e8a33d}
 *{box-sizing:border-box}
@@ -39,12 +41,8 @@ SCRIPT = """(function () {
     var data = JSON.parse(document.getElementById("nipype-carbon-data").textContent);
     var nodes = data.nodes;
     body.setAttribute("data-nodes", String(nodes.data.length));
-    var cell = function (v) {
-      var text = v === null ? "" : String(v);
-      // names are the user's: keep a spreadsheet from reading one as a formula
-      if (typeof v === "string" && /^[=+\\-@\\t\\r]/.test(text)) { text = "'" + text; }
-      return /[",\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
-    };
+    // names are the user's: controls made visible, no cell a spreadsheet reads as a formula
+    var cell = CSV_CELL;
     document.getElementById("nc-csv").addEventListener("click", function () {
       var rows = [nodes.columns].concat(nodes.data).map(function (r) {
         return r.map(cell).join(",");
@@ -70,4 +68,4 @@ SCRIPT = """(function () {
   } catch (err) {
     body.setAttribute("data-error", String(err));
   }
-})();"""
+})();""".replace("CSV_CELL", CSV_CELL_JS.replace("\n", "\n    "))

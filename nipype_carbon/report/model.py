@@ -84,8 +84,16 @@ class Report:
         for node in self.result.nodes.values():
             for component, method in node.methods.items():
                 found.setdefault(component, set()).add(method)
-        measured = {c: sorted(m - {"model"}) for c, m in found.items() if m - {"model"}}
-        modelled = sorted(c for c, m in found.items() if "model" in m)
+        measured = {
+            c: sorted({x.removesuffix("+model") for x in m} - {"model"})
+            for c, m in found.items()
+            if m - {"model"}
+        }
+        modelled = sorted(
+            c if "model" in m else f"{c} in part"
+            for c, m in found.items()
+            if any(x == "model" or x.endswith("+model") for x in m)
+        )
         if not found:
             return "nothing metered"
         if not measured:
@@ -235,17 +243,19 @@ def meter_faults(report: Report) -> list[dict[str, Any]]:
     """Each meter dropped while the run was measured: where, when first, why, in how many
     records. One meter failing alike in several processes is one fault (the reasons may
     differ in their figures: the same jump seen over 0.25 s or 0.251 s); the first says why."""
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for record in report.session.nodes.values():
         for fault in (record.measurement or {}).get("faults", []):
             reason = str(fault.get("reason"))
-            key = (record.host, str(fault.get("meter")), _FIGURES.sub("#", reason))
+            action = str(fault.get("action", "dropped"))
+            key = (record.host, str(fault.get("meter")), _FIGURES.sub("#", reason), action)
             entry = found.setdefault(
                 key,
                 {
                     "host": key[0],
                     "meter": key[1],
                     "reason": reason,
+                    "action": action,
                     "t": fault.get("t"),
                     "records": 0,
                 },
@@ -266,9 +276,13 @@ def totals(report: Report) -> dict[str, Any]:
     session = report.session
     return {
         "meter_faults": meter_faults(report),
+        # measured domains modelled where their readings could not be used (analyse.counters)
         "modelled_after_fault_j": sum(
-            d["modelled_j"] for h in result.hosts.values() for d in h.stood_in.values()
+            g["modelled_j"] for h in result.hosts.values() for g in h.glitches
         ),
+        "counter_glitches": [
+            {"host": name, **g} for name, h in sorted(result.hosts.items()) for g in h.glitches
+        ],
         "run_status": session.status,
         "run_status_text": session.status_text(),
         "run_notes": session.problems(),

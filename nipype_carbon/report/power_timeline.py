@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from html import escape
 from typing import Any
 
 import numpy as np
 
 from nipype_carbon.report.colours import VIRIDIS, colour_scale, emissions_colour
+from nipype_carbon.report.escape import markup
 from nipype_carbon.report.gantt import Row, gantt_rows
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.units import grams as format_emissions
@@ -99,7 +99,7 @@ class _Svg:
     def text(self, x: float, y: float, text: str, cls: str = "", anchor: str = "start") -> None:
         c = f' class="{cls}"' if cls else ""
         self.parts.append(
-            f'<text x="{x:.1f}" y="{y:.1f}"{c} text-anchor="{anchor}">{escape(text)}</text>'
+            f'<text x="{x:.1f}" y="{y:.1f}"{c} text-anchor="{anchor}">{markup(text)}</text>'
         )
 
     def rect(self, x: float, y: float, w: float, h: float, fill: str, tail: str = "/>") -> str:
@@ -154,6 +154,11 @@ def _power_panel(svg: _Svg, y: float, host: str, edges: np.ndarray, power: dict[
     svg.text(LABEL_W - 6, y + POWER_H, "0 W", "s", "end")
 
 
+def _title(text: str) -> str:
+    """A tooltip: its lines kept, each made safe (:func:`~nipype_carbon.report.escape.markup`)."""
+    return "\n".join(markup(line) for line in text.split("\n"))
+
+
 def _gantt(svg: _Svg, y: float, rows: list[Row], scale: tuple[float, float, bool]) -> None:
     for i, row in enumerate(rows):
         top = y + i * ROW_H
@@ -166,7 +171,7 @@ def _gantt(svg: _Svg, y: float, rows: list[Row], scale: tuple[float, float, bool
             fill = SCHEDULER_COLOUR if row.scheduler else emissions_colour(per_node_g, *scale)
             tail = (
                 ' class="f"' if bar.failed else ""
-            ) + f"><title>{escape(bar.title)}</title></rect>"
+            ) + f"><title>{_title(bar.title)}</title></rect>"
             svg.parts.append(
                 svg.rect(x0, top + 1.5, max(svg.x(bar.end) - x0, 1.0), ROW_H - 3, fill, tail)
             )

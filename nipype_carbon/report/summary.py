@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
 
 def summary_text(report: Report, top: int = 5) -> str:
-    """The run's header lines and its ``top`` hottest nodes."""
+    """The run's header lines and its ``top`` hottest nodes, each line safe for a terminal
+    (:func:`~nipype_carbon.report.escape.visible`)."""
+    from nipype_carbon.report.escape import visible
     from nipype_carbon.report.formats import header_lines
     from nipype_carbon.report.hotspots import top_nodes
-    from nipype_carbon.report.units import emissions, energy, printable
+    from nipype_carbon.report.units import emissions, energy
 
     lines = [f"nipype-carbon: {report.totals['nodes']} node(s)", *header_lines(report)]
     for row in top_nodes(report, top).to_dict("records"):
@@ -36,7 +38,7 @@ def summary_text(report: Report, top: int = 5) -> str:
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
             f"cpu {row['cpu_s']:8.2f} s  [{row['method']}]  {row['node']}"
         )
-    return "\n".join(printable(line) for line in lines)
+    return "\n".join(visible(line) for line in lines)
 
 
 def log_run_summary(session: Any, logger: logging.Logger) -> None:
@@ -46,6 +48,8 @@ def log_run_summary(session: Any, logger: logging.Logger) -> None:
     """
     if session is None:
         return
+    from nipype_carbon.report.escape import visible  # standard library only
+
     try:  # the report's modules load here: the adapters import this one beside the nodes
         from nipype_carbon.report.model import build_report
 
@@ -53,6 +57,6 @@ def log_run_summary(session: Any, logger: logging.Logger) -> None:
     except ImportError as err:  # pandas missing where the workflow ran
         text = f"nipype-carbon: summary skipped ({err}); render it with `nipype-carbon report`"
     except Exception as err:
-        logger.warning("nipype-carbon: summary not rendered: %s", err, exc_info=True)
+        logger.warning("nipype-carbon: summary not rendered: %s", visible(err), exc_info=True)
         text = "nipype-carbon: summary not rendered; the session is complete on disk"
-    logger.info("%s\n  session: %s", text, session.path)
+    logger.info("%s\n  session: %s", text, visible(session.path))

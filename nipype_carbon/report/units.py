@@ -1,4 +1,7 @@
-"""Readable quantities: energy, emissions, durations, with their units."""
+"""Readable quantities: energy, emissions, durations, with their units.
+
+Text from the session is made safe for its reader in :mod:`nipype_carbon.report.escape`.
+"""
 
 from __future__ import annotations
 
@@ -48,27 +51,3 @@ def duration(seconds: Any) -> str:
 def percent(share: Any) -> str:
     share = float(share)  # numbers from pandas rows too
     return f"{100 * share:.1f}%"
-
-
-#: characters a spreadsheet reads as the start of a formula
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: a formula-like string gets a leading ``'``.
-
-    >>> csv_cell("=HYPERLINK(1)"), csv_cell("-x"), csv_cell(-1.5), csv_cell("a")
-    ("'=HYPERLINK(1)", "'-x", -1.5, 'a')
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def printable(text: Any) -> str:
-    r"""Text for a terminal: control characters (escape sequences) shown as ``?``.
-
-    >>> printable("a\x1b[31mred\nb")
-    'a?[31mred?b'
-    """
-    return "".join("?" if (ord(c) < 32 or 127 <= ord(c) < 160) else c for c in str(text))

@@ -14,7 +14,7 @@ from nipype.interfaces.utility import Function
 from nipype.pipeline.plugins import LinearPlugin, MultiProcPlugin
 
 from nipype_carbon.cli.main import main
-from nipype_carbon.cli.run import prepare_runtime
+from nipype_carbon.cli.runtime import prepare_runtime
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.plugin.apprun import UNMETERED_PREFIX, carbon_variant, patch_workflow
 from nipype_carbon.plugin.runner import CarbonPlugin
@@ -96,15 +96,15 @@ def test_the_environment_is_written_for_containers(tmp_path: Path) -> None:
 
 
 def test_runtime_is_made_once_per_content(tmp_path: Path) -> None:
-    first = prepare_runtime(tmp_path)
+    first = prepare_runtime(tmp_path).path
     stamp = (first / "sitecustomize.py").stat().st_mtime_ns
-    assert prepare_runtime(tmp_path) == first
+    assert prepare_runtime(tmp_path).path == first
     assert (first / "sitecustomize.py").stat().st_mtime_ns == stamp
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".building-")]
 
 
 def test_the_sitecustomize_it_hides_still_runs(tmp_path: Path) -> None:
-    runtime = prepare_runtime(tmp_path / "carbon")
+    runtime = prepare_runtime(tmp_path / "carbon").path
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "sitecustomize.py").write_text("import os\nos.environ['THEIRS_RAN'] = 'yes'\n")
@@ -261,3 +261,25 @@ def test_a_workflow_run_inside_a_metered_node_is_that_nodes_work(
     assert session.metadata["workflow"] == "outer"
     assert session.nodes["outer.runs_inner"].measurement["cpu_s"] >= 0.4  # the inner work
     assert (tmp_path / "inner-work" / "inner" / "inner_spend").is_dir()  # it did run
+
+
+def test_one_run_that_cannot_be_read_never_hides_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nipype_carbon.cli.run import print_report
+    from nipype_carbon.record.session import Session
+
+    launch = "host:1:2.0"
+    good = Session.create(tmp_path / "session-1.jsonl", metadata={"workflow": "good",
+                          "launched_by": launch, "start": 1.0})  # fmt: skip
+    good.add_event("end", status="ok")
+    bad = tmp_path / "session-2.jsonl"
+    header = {"type": "header", "format": "nipype-carbon-session", "schema_version": 1,
+              "metadata": {"workflow": "bad", "launched_by": launch, "start": 2.0},
+              "settings": {"pue": "lots"}}  # fmt: skip
+    bad.write_text(__import__("json").dumps(header) + "\n")
+    print_report(tmp_path, launch, 10)
+    err = capsys.readouterr().err
+    assert "1 workflow run(s) metered" in err and "good" in err
+    assert "NOT READ: session-2.jsonl: SessionError" in err and "settings.pue" in err
+    assert "1 run(s) could not be read: the total leaves them out" in err

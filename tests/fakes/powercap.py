@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 @dataclass
@@ -24,6 +25,11 @@ class FakeZone:
     power_w: float
     range_uj: int
     start_uj: int
+    #: added to what the zone has drawn (a jump, a reset, a counter that stopped counting)
+    offset_uj: int = 0
+    #: the counter file is not rewritten while frozen (it keeps its last value)
+    frozen: bool = False
+    frozen_at_uj: int = 0
 
 
 class FakePowercap:
@@ -37,6 +43,8 @@ class FakePowercap:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = time.time()
+        #: held while a counter file is written, so a glitch never races a write
+        self.lock = threading.Lock()
 
     def zone(
         self,
@@ -56,17 +64,58 @@ class FakePowercap:
         self._write(zone, 0.0)
         return zone
 
+    def drawn_uj(self, zone: FakeZone, elapsed_s: float) -> int:
+        """What the zone has drawn since the tree started (its truth), in µJ."""
+        return int(zone.power_w * elapsed_s * 1e6)
+
     def _write(self, zone: FakeZone, elapsed_s: float) -> None:
-        value = int(zone.start_uj + zone.power_w * elapsed_s * 1e6) % zone.range_uj
-        tmp = zone.path / ".energy_uj.tmp"
+        if zone.frozen:
+            return
+        value = (zone.start_uj + self.drawn_uj(zone, elapsed_s) + zone.offset_uj) % zone.range_uj
+        tmp = zone.path / f".energy_uj.{threading.get_ident()}.tmp"
         tmp.write_text(f"{value}\n")
         os.replace(tmp, zone.path / "energy_uj")
 
+    # -- glitches, as hardware and drivers have them ------------------------------
+    def _now_uj(self, zone: FakeZone) -> int:
+        return self.drawn_uj(zone, time.time() - self._t0)
+
+    def jump(self, zone: FakeZone, uj: int) -> None:
+        """The counter jumps by ``uj`` and goes on from there."""
+        with self.lock:
+            zone.offset_uj += uj
+
+    def reset(self, zone: FakeZone) -> None:
+        """The counter starts again at zero (a driver reloaded) and goes on from there."""
+        with self.lock:
+            zone.offset_uj = -zone.start_uj - self._now_uj(zone)
+
+    def freeze(self, zone: FakeZone) -> None:
+        """The counter file stops changing (a stuck firmware update, a hung sysfs read)."""
+        with self.lock:
+            zone.frozen_at_uj = self._now_uj(zone)
+            zone.frozen = True
+
+    def thaw(self, zone: FakeZone, stopped: bool) -> None:
+        """The counter moves again: from where it froze (``stopped``: what was drawn meanwhile
+        is not counted), or caught up with what was drawn; its file is written at once."""
+        with self.lock:
+            if stopped:
+                zone.offset_uj -= self._now_uj(zone) - zone.frozen_at_uj
+            zone.frozen = False
+        self.write_now(zone)
+
     def _run(self) -> None:
         while not self._stop.wait(self.tick_s):
-            elapsed = time.time() - self._t0
-            for zone in self.zones:
-                self._write(zone, elapsed)
+            with self.lock:
+                elapsed = time.time() - self._t0
+                for zone in self.zones:
+                    self._write(zone, elapsed)
+
+    def write_now(self, zone: FakeZone) -> None:
+        """Write the zone's counter file now (it replaces whatever is at its name)."""
+        with self.lock:
+            self._write(zone, time.time() - self._t0)
 
     def __enter__(self) -> FakePowercap:
         self._t0 = time.time()
@@ -137,15 +186,105 @@ class LoadFollowingPowercap(FakePowercap):
         self._busy0 = host_busy_cpu_s()
         self.zone("intel-rapl:0", "package-0", 0.0, range_uj)
 
-    def _write(self, zone: FakeZone, elapsed_s: float) -> None:
+    def drawn_uj(self, zone: FakeZone, elapsed_s: float) -> int:
         busy_s = host_busy_cpu_s() - getattr(self, "_busy0", host_busy_cpu_s())
-        energy_j = self.idle_w * elapsed_s + self.j_per_cpu_s * busy_s
-        value = int(zone.start_uj + energy_j * 1e6) % zone.range_uj
-        tmp = zone.path / ".energy_uj.tmp"
-        tmp.write_text(f"{value}\n")
-        os.replace(tmp, zone.path / "energy_uj")
+        return int((self.idle_w * elapsed_s + self.j_per_cpu_s * busy_s) * 1e6)
 
     def __enter__(self) -> LoadFollowingPowercap:
         self._busy0 = host_busy_cpu_s()
         super().__enter__()
         return self
+
+
+def _follow_load(
+    counter: str,
+    idle_w: float,
+    j_per_cpu_s: float,
+    busy0: float,
+    t0: float,
+    zone: tuple[int, int, float],
+    shared: Any,
+    lock: Any,
+    stop: Any,
+) -> None:
+    """The writer of :class:`LoadFollowingProcess`, in a process of its own."""
+    start_uj, range_uj, tick_s = zone
+    target = Path(counter)
+    tmp = target.with_name(f".energy_uj.{os.getpid()}.tmp")
+    while not stop.is_set():
+        with lock:
+            if not shared[1]:  # not frozen
+                drawn = (
+                    idle_w * (time.time() - t0) + j_per_cpu_s * (host_busy_cpu_s() - busy0)
+                ) * 1e6
+                value = (start_uj + int(drawn) + int(shared[0])) % range_uj
+                tmp.write_text(f"{value}\n")
+                os.replace(tmp, target)
+        stop.wait(tick_s)
+
+
+class LoadFollowingProcess(LoadFollowingPowercap):
+    """:class:`LoadFollowingPowercap` whose writer runs in a process of its own.
+
+    In the test's process the writer shares the interpreter lock with a busy workflow
+    driver and lags the load it follows by a few ticks; in its own process it keeps up, so
+    a short node's truth holds to a few per cent. Its glitches (jump, reset, freeze, thaw)
+    act on the running writer through shared memory.
+    """
+
+    def __enter__(self) -> LoadFollowingProcess:
+        import multiprocessing
+
+        self._busy0 = host_busy_cpu_s()
+        self._t0 = time.time()
+        context = multiprocessing.get_context("spawn")
+        (zone,) = self.zones
+        self._shared = context.Array("d", [float(zone.offset_uj), 0.0, 0.0])
+        self._plock = context.Lock()
+        self._pstop = context.Event()
+        self._process = context.Process(
+            target=_follow_load,
+            args=(
+                str(zone.path / "energy_uj"),
+                self.idle_w,
+                self.j_per_cpu_s,
+                self._busy0,
+                self._t0,
+                (zone.start_uj, zone.range_uj, self.tick_s),
+                self._shared,
+                self._plock,
+                self._pstop,
+            ),
+            daemon=True,
+        )
+        self._process.start()
+        return self
+
+    def stop_writing(self) -> None:
+        if getattr(self, "_process", None) is not None:
+            self._pstop.set()
+            self._process.join(10)
+            self._process = None
+
+    def jump(self, zone: FakeZone, uj: int) -> None:
+        with self._plock:
+            self._shared[0] += uj
+
+    def reset(self, zone: FakeZone) -> None:
+        with self._plock:
+            self._shared[0] = float(-zone.start_uj - self._now_uj(zone))
+
+    def freeze(self, zone: FakeZone) -> None:
+        with self._plock:
+            self._shared[2] = float(self._now_uj(zone))
+            self._shared[1] = 1.0
+
+    def thaw(self, zone: FakeZone, stopped: bool) -> None:
+        with self._plock:
+            if stopped:
+                self._shared[0] -= self._now_uj(zone) - self._shared[2]
+            self._shared[1] = 0.0
+            value = (zone.start_uj + self._now_uj(zone) + int(self._shared[0])) % zone.range_uj
+            tmp = zone.path / ".energy_uj.thaw.tmp"
+            tmp.write_text(f"{value}\n")
+            os.replace(tmp, zone.path / "energy_uj")

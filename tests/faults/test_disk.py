@@ -107,27 +107,83 @@ def test_a_damaged_line_left_by_an_older_writer_is_followed_by_a_new_line(tmp_pa
     assert loaded.damaged == [(2, "not JSON")] and list(loaded.nodes) == ["after"]
 
 
-def test_a_run_on_a_full_carbon_dir_says_record_lost_never_cached(tmpfs, tmp_path: Path) -> None:
-    carbon = tmpfs("64k")
-    wf = fast(
-        __import__("nipype.pipeline.engine", fromlist=["Workflow"]).Workflow(
-            "full", base_dir=str(tmp_path)
-        )
-    )
-    wf.add_nodes([burn_node(f"b{i}", 0.05) for i in range(3)])
-    # room for the session header only: every node's spool record fails
-    fill(carbon, leave_b=4096)
-    wf.run(plugin="CarbonLinear", plugin_args={"carbon_dir": str(carbon)})
-    ran = {p.parent.name for p in (tmp_path / "full").glob("*/result_*.pklz")}
-    assert ran == {"b0", "b1", "b2"}
+def _stays_unwritable(how: str, carbon: Path) -> Callable[[object, str], None]:
+    """A status callback that, as the first node starts, fills the carbon directory's file
+    system (leaving no room) or remounts it read-only, for the rest of the run."""
+    done: list[bool] = []
 
+    def on_status(_node: object, status: str) -> None:
+        if status != "start" or done:
+            return
+        done.append(True)
+        if how == "full":
+            fill(carbon)
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", str(carbon)], check=True)
+
+    return on_status
+
+
+@pytest.mark.parametrize("how", ["full", "read-only"])
+def test_a_run_whose_carbon_dir_stays_unwritable_loses_no_node_record(
+    tmpfs, tmp_path: Path, how: str
+) -> None:
+    carbon = tmpfs("256k")
+    wf = fast(pe.Workflow("full", base_dir=str(tmp_path)))
+    wf.add_nodes([burn_node(f"b{i}", 0.05) for i in range(8)])
+    wf.run(
+        plugin="CarbonMultiProc",
+        plugin_args={
+            "n_procs": 2,
+            "carbon_dir": str(carbon),
+            "status_callback": _stays_unwritable(how, carbon),
+        },
+    )
+    ran = {p.parent.name for p in (tmp_path / "full").glob("*/result_*.pklz")}
+    assert len(ran) == 8  # nipype's own results: the truth of what ran
+
+    # most records never reached the carbon directory; a report of it has every node all the same
+    on_disk = load_session(carbon, spool=False)
+    assert len(on_disk.nodes) < 8 and on_disk.end_event is None
     session = load_session(carbon)
-    statuses = {n: r.status for n, r in session.nodes.items() if not n.endswith("(scheduler)")}
-    assert {n.split(".")[-1] for n in statuses} == ran  # every node that ran is named
-    assert set(statuses.values()) <= {"ran", "lost"} and "lost" in statuses.values()
+    nodes = {n.split(".")[-1]: r for n, r in session.nodes.items() if not r.is_engine}
+    assert set(nodes) == ran and {r.status for r in nodes.values()} == {"ran"}
+    assert all(r.measurement for r in nodes.values())
+    assert session.status == "complete" and session.missing_nodes() == []
     status, out, err = run_cli("report", str(carbon))
     assert status == 0 and "Traceback" not in out + err
-    assert "killed or with their record lost" in out
+    assert "merged from the held folder" in out.splitlines()[0]
+
+    # once there is room, collect writes it all where it belongs, and nothing is left held
+    if how == "full":
+        (carbon / "filler").unlink()
+    else:
+        subprocess.run(["mount", "-o", "remount,rw", str(carbon)], check=True)
+    status, out, err = run_cli("collect", str(carbon))
+    assert status == 0, err
+    written = load_session(carbon, spool=False)
+    assert {n.split(".")[-1] for n, r in written.nodes.items() if not r.is_engine} == ran
+    assert written.status == "complete" and written.problems() == []
+    assert load_session(carbon).merged_from_held == 0
+
+
+def test_a_run_whose_records_reach_no_folder_names_the_nodes_it_lacks(tmp_path: Path) -> None:
+    """Without the held folder (every folder of the user's full too), the report of the
+    carbon directory names each node that left no record, and why."""
+    from nipype_carbon.record.recorder import RunRecorder
+    from nipype_carbon.record.settings import CarbonSettings
+
+    recorder = RunRecorder(CarbonSettings(), tmp_path / "carbon", {"workflow": "w"})
+    recorder.start()
+    recorder.expect(["w.a", "w.b", "w.c"])
+    assert recorder.session is not None
+    recorder.session.add_node(NodeRecord("w.a", "ran", 0.0, 1.0, "h"))
+    recorder.finish()
+    session = load_session(recorder.path)
+    assert session.missing_nodes() == ["w.b", "w.c"]
+    status, out, _ = run_cli("report", str(recorder.path))
+    assert status == 0
+    assert "2 node(s) of the workflow have no record (w.b, w.c): none arrived" in out
 
 
 def test_a_read_only_carbon_dir_is_refused_before_any_node_runs(tmpfs, tmp_path: Path) -> None:

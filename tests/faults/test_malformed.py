@@ -1,7 +1,10 @@
-"""Damaged and malformed session files through every command: one line, exit 2, no traceback.
+"""Damaged and malformed session files through every command, in-process.
 
 Each case edits one field of a valid session (built by the public API) into
-something a session never holds, and runs every command on it in-process.
+something a session never holds. A damaged header (or a file that is no session) is
+refused by every command: one line, exit 2, no traceback. A damaged line after it
+spoils only itself: every command still renders the run, and the report names the
+line and the field (the line skipped, or the one reading left out).
 """
 
 from __future__ import annotations
@@ -79,10 +82,24 @@ def _shorter(*column: str) -> Callable[[Lines], None]:
     return edit
 
 
-#: (name, edit, what the message must say)
-CASES: list[tuple[str, Callable[[Lines], None], str]] = [
+#: (name, edit, what the message must say): the header, refused
+HEADER_CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("metadata a list", _set("metadata", [1, 2], "header"), "line 1: field 'metadata'"),
     ("settings a string", _set("settings", "x", "header"), "line 1: field 'settings'"),
+    ("schema_version 0", _set("schema_version", 0, "header"), "schema_version"),
+    ("schema_version -1", _set("schema_version", -1, "header"), "schema_version"),
+    ("schema_version true", _set("schema_version", True, "header"), "schema_version"),
+    ("pue infinite", _set("settings.pue", float("inf"), "header"), "settings.pue must be"),
+    ("intensity NaN", _set("settings.intensity_g_per_kwh", float("nan"), "header"), "intensity"),
+    ("region a number", _set("settings.region", 5, "header"), "field 'settings.region'"),
+    ("idle unknown", _set("settings.idle", "bogus", "header"), "field 'settings.idle'"),
+    ("created a word", _set("created", "yesterday", "header"), "field 'created'"),
+    ("created far ahead", _set("created", 1e308, "header"), "field 'created' must be <="),
+    ("tool a list", _set("tool", [], "header"), "field 'tool'"),
+]
+
+#: (name, edit, what the report must say of the line): a line after the header, skipped
+CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("start noon", _set("start", "noon"), "field 'start' must be a number"),
     ("start null", _set("start", None), "field 'start' must be a number"),
     ("end NaN", _set("end", float("nan")), "field 'end' must be a finite number"),
@@ -93,8 +110,8 @@ CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("a sample a string", _set("measurement.samples.cpu_s", ["1", 2]), "measurement.samples.cpu_s"),
     ("cpu_s infinite", _set("measurement.cpu_s", float("inf")), "measurement.cpu_s"),
     ("negative cpu_s", _set("measurement.cpu_s", -3.0), "measurement.cpu_s' must be >= 0"),
-    ("decreasing counter", _decreasing, "counter decreases"),
-    ("counter beyond its range", _beyond_range, "outside its range 0-1e+06"),
+    ("end far ahead", _set("end", 1e308), "field 'end' must be <= 1e+10"),
+    ("end before start", _set("end", -1.0), "field 'end' must be >= 0"),
     ("negative baseline", _set("baseline_power_w.synthetic:cpu", -50.0, "host"), "baseline"),
     ("host info a list", _set("info", [], "host"), "field 'info'"),
     ("status unknown", _set("status", "exploded"), "field 'status' must be one of"),
@@ -103,15 +120,6 @@ CASES: list[tuple[str, Callable[[Lines], None], str]] = [
     ("unknown field", _set("colour", "red"), "unknown field(s) ['colour']"),
     ("edges not pairs", _set("edges", [["a"]], "edges"), "field 'edges'"),
     ("event time a string", _set("time", "now", "event"), "field 'time'"),
-    ("schema_version 0", _set("schema_version", 0, "header"), "schema_version"),
-    ("schema_version -1", _set("schema_version", -1, "header"), "schema_version"),
-    ("schema_version true", _set("schema_version", True, "header"), "schema_version"),
-    ("pue infinite", _set("settings.pue", float("inf"), "header"), "settings.pue must be"),
-    ("intensity NaN", _set("settings.intensity_g_per_kwh", float("nan"), "header"), "intensity"),
-    ("region a number", _set("settings.region", 5, "header"), "field 'settings.region'"),
-    ("idle unknown", _set("settings.idle", "bogus", "header"), "field 'settings.idle'"),
-    ("created a word", _set("created", "yesterday", "header"), "field 'created'"),
-    ("tool a list", _set("tool", [], "header"), "field 'tool'"),
     ("uneven columns", _shorter("t"), "do not have one value per sample time"),
     ("a domain column short", _shorter("domains", "synthetic:cpu"), "['domains.synthetic:cpu']"),
     ("meters a number", _set("measurement.meters.meters", 5), "measurement.meters.meters"),
@@ -130,7 +138,7 @@ RAW = [
 
 def _write(folder: Path, text: str) -> Path:
     carbon = folder / "carbon"
-    carbon.mkdir()
+    carbon.mkdir(parents=True)
     path = carbon / "session-20260101T000000-1.jsonl"
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
     # a record waiting in the spool, so that `collect` reads the session too
@@ -162,17 +170,72 @@ def _assert_refused(path: Path, out: Path, expected: str) -> None:
         assert expected in message, (command, message)
 
 
-@pytest.mark.parametrize(("name", "edit", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_a_malformed_session_is_refused_by_every_command_naming_line_and_field(
+def _changed_line(lines: Lines, fresh: Lines) -> int:
+    pairs = zip(lines, fresh, strict=True)
+    (changed,) = [i for i, (a, b) in enumerate(pairs, 1) if json.dumps(a) != json.dumps(b)]
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "expected"), HEADER_CASES, ids=[c[0] for c in HEADER_CASES]
+)
+def test_a_malformed_header_is_refused_by_every_command_naming_line_and_field(
     tmp_path: Path, name: str, edit: Callable[[Lines], None], expected: str
 ) -> None:
     lines, fresh = valid_lines(), valid_lines()
     edit(lines)
     path = _write(tmp_path, "".join(json.dumps(line) + "\n" for line in lines))
     _assert_refused(path, tmp_path, expected)
-    pairs = zip(lines, fresh, strict=True)
-    (changed,) = [i for i, (a, b) in enumerate(pairs, 1) if json.dumps(a) != json.dumps(b)]
-    assert f"line {changed}" in run_cli("report", str(path))[2]
+    assert _changed_line(lines, fresh) == 1
+
+
+def _assert_rendered(path: Path, out: Path) -> None:
+    for command in _commands(path, out):
+        status, stdout, stderr = run_cli(*command)
+        assert "Traceback" not in stdout + stderr, command
+        assert status == 0, (command, stdout, stderr)
+
+
+@pytest.mark.parametrize(("name", "edit", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_a_malformed_line_spoils_only_itself_and_every_format_names_it(
+    tmp_path: Path, name: str, edit: Callable[[Lines], None], expected: str
+) -> None:
+    lines, fresh = valid_lines(), valid_lines()
+    edit(lines)
+    path = _write(tmp_path, "".join(json.dumps(line) + "\n" for line in lines))
+    _assert_rendered(path, tmp_path)
+    said = f"line {_changed_line(lines, fresh)}: "
+    status, out, _ = run_cli("report", str(path))
+    head = out.splitlines()[0]
+    assert status == 0 and head.startswith("Run") and said in head and expected in head
+    notes = json.loads((tmp_path / "r.json").read_text())["totals"]["run_notes"]
+    assert any(said in note and expected in note for note in notes)
+    for ext in ("md", "html"):
+        text = (tmp_path / f"r.{ext}").read_text()
+        assert said in text, ext
+
+
+def test_one_counter_reading_beyond_its_range_is_left_out_and_named(tmp_path: Path) -> None:
+    """A counter that jumped past its range (1e6 J) in one reading: that reading goes, the
+    rest of the node's measurement stays."""
+    lines, fresh = valid_lines(), valid_lines()
+    _beyond_range(lines)
+    path = _write(tmp_path, "".join(json.dumps(line) + "\n" for line in lines))
+    _assert_rendered(path, tmp_path)
+    _, out, _ = run_cli("report", str(path))
+    line = _changed_line(lines, fresh)
+    assert f"1 value(s) left out (line {line}: " in out.splitlines()[0]
+    assert "reads 1e+15 (1 reading(s)), outside its range 0-1e+06: left out" in out
+    from nipype_carbon.record.session import load_session
+
+    session, control = load_session(path), load_session(_write(tmp_path / "c", _text(fresh)))
+    assert set(session.nodes) == set(control.nodes)  # no node lost
+    kept = session.nodes["wf.a"].measurement["samples"]["domains"]["synthetic:cpu"]  # type: ignore[index]
+    assert kept[1] is None and kept[0] is not None
+
+
+def _text(lines: Lines) -> str:
+    return "".join(json.dumps(line) + "\n" for line in lines)
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), RAW, ids=[r[0] for r in RAW])
