@@ -27,7 +27,7 @@ from typing import Any
 from pydra.utils.general import is_workflow
 
 from nipype_carbon.measure.host import host_name
-from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.records import NodeRecord, NodeStatus
 from nipype_carbon.record.session import Session, load_session
 from pydra_carbon.metered import interface_name, job_name, join, task_extra
 
@@ -98,8 +98,8 @@ def add_split_parents(session: Session, parents: Iterable[str], workflow: str) -
             continue
         statuses = {r.status for r in states}
         # the first that applies: a failed or killed state marks the parent, then work done
-        order = ("failed", "killed", "ran", "lost", "skipped", "cached")
-        status = next((s for s in order if s in statuses), "cached")
+        order: tuple[NodeStatus, ...] = ("failed", "killed", "ran", "lost", "skipped", "cached")
+        status: NodeStatus = next((s for s in order if s in statuses), "cached")
         first = states[0]
         start, end = min(r.start for r in states), max(r.end for r in states)
         record = NodeRecord(

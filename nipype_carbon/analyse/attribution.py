@@ -154,7 +154,7 @@ def attribute_energy(session: Session, idle: str = "separate") -> AttributionRes
 def _by_host(records: Iterable[NodeRecord]) -> dict[str, list[NodeRecord]]:
     grouped: dict[str, list[NodeRecord]] = {}
     for record in records:
-        if record.measurement and len(record.measurement["samples"]["t"]) >= 1:
+        if record.has_samples:
             grouped.setdefault(record.host, []).append(record)
     return grouped
 
@@ -166,7 +166,7 @@ def host_domains(host: HostRecord) -> list[Domain]:
     measured a component (RAPL, NVML) and another only modelled it, the
     measured counter is the host's and the model is left out.
     """
-    domains = [Domain.from_dict(d) for m in host.meters.get("meters", []) for d in m["domains"]]
+    domains = host.domains()
     measured = {d.component for d in domains if d.method != "model"}
     return [d for d in domains if d.method != "model" or d.component not in measured]
 
@@ -180,8 +180,8 @@ def _attribute_host(
     exclusive: bool = False,
 ) -> HostEnergy:
     domains = host_domains(host)
-    measurements = [r.measurement for r in records if r.measurement]
-    raw = build_timeline(host.name, measurements, domains, _model_stand_in(host, domains))
+    measured = [m for m in (r.measured for r in records) if m is not None]
+    raw = build_timeline(host.name, measured, domains, _model_stand_in(host, domains))
     baselines = {
         name: _baseline(host, raw, name, calibrated_w)
         for name, domain in raw.domains.items()
@@ -199,16 +199,16 @@ def _attribute_host(
         result.warnings.append(
             f"{timeline.long_gaps} interval(s) long enough for a counter to wrap unseen"
         )
-    series = [node_series(r.name, r.measurement) for r in records if r.measurement]
+    series = [node_series(r.name, r.measured) for r in records if r.measured is not None]
     spans = [_span(timeline.t, s) for s in series]
     for r in records:
-        nodes[r.name].cpu_s = float(r.measurement["cpu_s"]) if r.measurement else 0.0
+        nodes[r.name].cpu_s = r.cpu_s
     # per node and component: energy it got that was modelled in place of readings
     modelled: dict[str, dict[str, float]] = {s.name: {} for s in series}
     running = _running_counts(len(timeline.t) - 1, spans)
     covered = running > 0  # a gap between this run's nodes is not this run's energy
     # shared idle and modelled GPU power go to the workflow's nodes, never to the scheduler
-    engine = [r.is_engine for r in records if r.measurement]
+    engine = [r.is_engine for r in records if r.measured is not None]
     working = _running_counts(
         len(timeline.t) - 1, [s for s, e in zip(spans, engine, strict=True) if not e]
     )
@@ -221,7 +221,7 @@ def _attribute_host(
         )
         frac = _modelled_fraction(timeline, name)
         if domain.component == "dram":
-            shares = _memory_shares(timeline, series, spans, host.info["memory_total_b"])
+            shares = _memory_shares(timeline, series, spans, host.memory_total_b)
             _note_modelled(modelled, "dram", energy, frac, shares, series, spans)
             left = _give(energy, shares, series, spans, nodes, "energy_dram_j")
             if domain.method == "model" and not exclusive:
@@ -539,7 +539,7 @@ def _baseline(
     if calibrated_w is not None and domain.component == "cpu" and calibrated_w[0] is not None:
         return calibrated_w[0] / len(cpu), calibrated_w[1]
     watts, how = estimate_baseline_power(
-        timeline, name, host.info.get("logical_cpus", 1), _rated_idle_w(host, timeline, name)
+        timeline, name, host.logical_cpus, _rated_idle_w(host, timeline, name)
     )
     if calibrated_w is not None and domain.component == "cpu":
         how = f"{how} (recorded {calibrated_w[1]})"
@@ -554,11 +554,8 @@ def _model_stand_in(
     CPU: the model's idle power plus its joules per busy CPU-second, shared
     among the host's CPU domains; memory: the model's memory power; GPU: none.
     """
-    details = next(
-        (m.get("details", {}) for m in host.meters.get("meters", []) if m.get("kind") == "model"),
-        None,
-    )
-    if not details:
+    constants = host.model_constants()
+    if constants is None:
         return None
     share = {
         c: max(sum(d.component == c for d in domains if d.method != "model"), 1) for c in COMPONENTS
@@ -567,11 +564,9 @@ def _model_stand_in(
     def stand_in(domain: Domain, dt: np.ndarray, dbusy: np.ndarray) -> np.ndarray:
         n = share[domain.component]
         if domain.component == "cpu":
-            idle_w = float(details.get("cpu_idle_power_w", 0.0))
-            k = float(details.get("joules_per_busy_cpu_s", 0.0))
-            return (idle_w * dt + k * dbusy) / n
+            return (constants.cpu_idle_w * dt + constants.j_per_busy_cpu_s * dbusy) / n
         if domain.component == "dram":
-            return float(details.get("dram_power_w", 0.0)) * dt / n
+            return constants.dram_w * dt / n
         return np.zeros_like(dt)
 
     return stand_in
@@ -582,11 +577,10 @@ def _rated_idle_w(host: HostRecord, timeline: HostTimeline, name: str) -> float 
     if timeline.domains[name].component != "cpu":
         return None
     packages = [d for d in timeline.domains.values() if d.component == "cpu"]
-    for meter in host.meters.get("meters", []):
-        idle_w = meter.get("details", {}).get("cpu_idle_power_w")
-        if meter.get("kind") == "model" and idle_w is not None:
-            return float(idle_w) / max(len(packages), 1)
-    return None
+    constants = host.model_constants()
+    if constants is None or not constants.has_cpu_idle:
+        return None
+    return constants.cpu_idle_w / max(len(packages), 1)
 
 
 #: width of the bins host energy is split on among nodes (see host_timeline.resample)

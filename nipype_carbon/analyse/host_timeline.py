@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from nipype_carbon.analyse.counters import Glitch, counter_energy
 from nipype_carbon.measure.measurement import Domain
+from nipype_carbon.record.records import Measured
 
 
 @dataclass
@@ -76,7 +76,7 @@ def power_energy(t: np.ndarray, power_w: np.ndarray) -> np.ndarray:
 
 def build_timeline(
     host: str,
-    measurements: list[dict[str, Any]],
+    measurements: list[Measured],
     domains: list[Domain],
     stand_in: Callable[[Domain, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> HostTimeline:
@@ -91,12 +91,10 @@ def build_timeline(
     t_parts, busy_parts = [], []
     value_parts: dict[str, list[np.ndarray]] = {name: [] for name in by_name}
     for m in measurements:
-        s = m["samples"]
-        n = len(s["t"])
-        t_parts.append(np.asarray(s["t"], dtype=float))
-        busy_parts.append(np.asarray(s["host_busy_cpu_s"], dtype=float))
+        t_parts.append(np.asarray(m.t, dtype=float))
+        busy_parts.append(np.asarray(m.host_busy_cpu_s, dtype=float))
         for name in by_name:
-            column = s["domains"].get(name, [None] * n)
+            column = m.domain_column(name)
             value_parts[name].append(np.array([np.nan if v is None else v for v in column], float))
     t = np.concatenate(t_parts) if t_parts else np.zeros(0)
     order = np.argsort(t, kind="stable")
@@ -170,17 +168,16 @@ def _long_gaps(timeline: HostTimeline) -> int:
     return gaps
 
 
-def node_series(record_name: str, m: dict[str, Any]) -> NodeSeries:
+def node_series(record_name: str, m: Measured) -> NodeSeries:
     """A node's own samples as arrays."""
-    s = m["samples"]
     gpu = {
         device: np.array([row if row is not None else [0.0, 0.0, 0] for row in rows], float)
-        for device, rows in s.get("gpu", {}).items()
+        for device, rows in m.gpu_columns.items()
     }
     return NodeSeries(
         record_name,
-        np.asarray(s["t"], float),
-        np.asarray(s["cpu_s"], float),
-        np.asarray(s["rss_b"], float),
+        np.asarray(m.t, float),
+        np.asarray(m.sample_cpu_s, float),
+        np.asarray(m.sample_rss_b, float),
         gpu,
     )

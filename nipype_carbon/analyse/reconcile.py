@@ -120,11 +120,12 @@ def _reserved_shares(
     cores: dict[str, float] = {}
     memory: dict[str, float] = {}
     for name, record in session.nodes.items():
-        if name in engine or not record.measurement or record.extra.get("mapnode"):
+        measured = record.measured
+        if name in engine or measured is None or record.extra.get("mapnode"):
             continue
         duration = max(0.0, record.end - record.start)
         cores[name] = reserved(record.extra.get("n_procs"), 1.0) * duration
-        peak_gb = reserved(record.measurement.get("peak_rss_b"), 0.0) / GB
+        peak_gb = reserved(measured.peak_rss_raw, 0.0) / GB
         memory[name] = reserved(record.extra.get("mem_gb"), peak_gb) * duration
     total_cores, total_memory = sum(cores.values()), sum(memory.values())
     baseline = {n: baseline_j * c / total_cores for n, c in cores.items()} if total_cores else {}

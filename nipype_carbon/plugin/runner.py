@@ -21,7 +21,7 @@ from nipype.pipeline.plugins.base import GraphPluginBase, PluginBase, SGELikeBat
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.plugin.metered import attach, detach, interface_name, record_name
 from nipype_carbon.record.recorder import RunRecorder
-from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.records import NodeRecord, NodeStatus
 from nipype_carbon.record.session import Session
 from nipype_carbon.record.settings import CarbonSettings
 from nipype_carbon.report.summary import log_run_summary
@@ -161,6 +161,7 @@ class CarbonPlugin:
         back by now (not a batch job) but none came. Cached: the scheduler found
         its result without running it (local hash check).
         """
+        status: NodeStatus
         if name not in self._started and self._after_failure(node):
             status, extra = "skipped", {"skipped_by": "scheduler"}
         elif name in self._started and not self.batch:

@@ -26,7 +26,7 @@ from nipype_carbon.measure.measurement import Measurement
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessTreeClock
-from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.records import NodeRecord, NodeStatus
 from nipype_carbon.record.settings import CarbonSettings
 from nipype_carbon.record.spool import hand_over, write_provisional, write_record
 
@@ -146,7 +146,7 @@ class NodeRun:
         self.interface = interface
         self.workflow = workflow
         self.extra = {**dict(extra or {}), **batch_job()}
-        self.status = "ran"
+        self.status: NodeStatus = "ran"
         self.metered = metered
         self._meter: NodeMeter | None = None
         self._notes: list[str] = []

@@ -27,11 +27,11 @@ def in_process_cpu(records: Iterable[NodeRecord], pid: int, t: np.ndarray) -> np
     """CPU of the nodes measured in process ``pid``, cumulative at times ``t``."""
     total = np.zeros_like(t, dtype=float)
     for record in records:
-        m = record.measurement
-        if not m or m.get("pid") != pid:
+        m = record.measured
+        if m is None or m.pid != pid:
             continue
-        own = float(m.get("own_cpu_s", 0.0)) + float(m.get("meter_cpu_s", 0.0))
-        start, end = float(m["start"]), float(m["end"])
+        own = m.own_cpu_s + m.meter_cpu_s
+        start, end = m.start, m.end
         if end <= start:
             total += np.where(t >= end, own, 0.0)
         else:
@@ -47,17 +47,16 @@ def scheduler_record(
     extra: dict[str, Any] | None = None,
 ) -> NodeRecord:
     """The scheduler's record: its CPU series less that of nodes run in its process."""
-    data = measurement.to_dict()
-    samples = data["samples"]
-    t = np.asarray(samples["t"], dtype=float)
-    inner = in_process_cpu(list(records), measurement.pid, t)
-    cpu = np.maximum.accumulate(np.clip(np.asarray(samples["cpu_s"], float) - inner, 0.0, None))
-    samples["cpu_s"] = cpu.tolist()
-    data["cpu_s"] = float(cpu[-1]) if len(cpu) else 0.0
-    data["own_cpu_s"] = data["cpu_s"]
-    return NodeRecord.from_measurement(
+    record = NodeRecord.from_measurement(
         name,
-        Measurement.from_dict(data),
+        measurement,
         interface=interface,
         extra={"kind": ORCHESTRATION, "pid": os.getpid(), **(extra or {})},
     )
+    m = record.measured
+    assert m is not None
+    t = np.asarray(m.t, dtype=float)
+    inner = in_process_cpu(list(records), measurement.pid, t)
+    cpu = np.maximum.accumulate(np.clip(np.asarray(m.sample_cpu_s, float) - inner, 0.0, None))
+    m.set_cpu(cpu.tolist())
+    return record

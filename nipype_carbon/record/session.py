@@ -294,10 +294,8 @@ class Session:
         self._append([{"type": "event", **event}])
 
     def _host_from(self, record: NodeRecord) -> HostRecord | None:
-        m = record.measurement
-        if not m:
-            return None
-        return HostRecord(m["host"]["name"], m["host"], m["meters"], m.get("baseline_power_w", {}))
+        measured = record.measured
+        return measured.host_record() if measured is not None else None
 
     def _append(self, lines: list[dict[str, Any]]) -> bool:
         """Append whole lines (and any left unwritten before); False if they wait for a retry."""
@@ -406,15 +404,11 @@ def merge_hosts(known: HostRecord | None, new: HostRecord) -> HostRecord | None:
     """``known`` with the meters and baselines of ``new`` it lacks, or None when nothing is new."""
     if known is None:
         return new
-    names = {d["name"] for m in known.meters.get("meters", []) for d in m["domains"]}
-    extra = [
-        m for m in new.meters.get("meters", []) if any(d["name"] not in names for d in m["domains"])
-    ]
+    extra = known.meters_with_new_domains(new)
     baselines = {k: v for k, v in new.baseline_power_w.items() if k not in known.baseline_power_w}
     if not extra and not baselines:
         return None
-    meters = {**known.meters, "meters": [*known.meters.get("meters", []), *extra]}
-    return HostRecord(known.name, known.info, meters, {**known.baseline_power_w, **baselines})
+    return known.with_meters(extra, baselines)
 
 
 def _json_line(line: dict[str, Any]) -> str:

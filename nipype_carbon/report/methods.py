@@ -23,9 +23,18 @@ MEASURED = {
 
 def _model_details(report: Report) -> dict[str, Any]:
     for host in report.session.hosts.values():
-        for meter in host.meters.get("meters", []):
-            if meter.get("kind") == "model":
-                return dict(meter.get("details", {}))
+        constants = host.model_constants()
+        if constants is not None:
+            return {
+                k: v
+                for k, v in {
+                    "cpu_tdp_w": constants.cpu_tdp_w,
+                    "cpu_tdp_source": constants.cpu_tdp_source,
+                    "cpu_idle_fraction": constants.cpu_idle_fraction,
+                    "memory_w_per_gb": constants.memory_w_per_gb,
+                }.items()
+                if v is not None
+            }
     return {}
 
 
@@ -52,10 +61,10 @@ def hardware(report: Report) -> str:
     hosts = list(report.session.hosts.values())
     if not hosts:
         return "unrecorded hardware"
-    info = hosts[0].info
+    host = hosts[0]
     text = (
-        f"{info.get('cpu_model', 'an unknown CPU')} ({info.get('logical_cpus', '?')} logical CPUs, "
-        f"{info.get('memory_total_b', 0) / 1024**3:.0f} GB of memory)"
+        f"{host.cpu_model or 'an unknown CPU'} ({host.logical_cpus} logical CPUs, "
+        f"{host.memory_total_b / 1024**3:.0f} GB of memory)"
     )
     return text + (f" and {len(hosts) - 1} other host(s)" if len(hosts) > 1 else "")
 

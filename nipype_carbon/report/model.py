@@ -159,7 +159,7 @@ def node_frame(report: Report) -> pd.DataFrame:
     for name, record in report.session.nodes.items():
         energy = report.result.nodes[name]
         full = parts.full_cost_j(name, energy.energy_j)
-        m = record.measurement or {}
+        m = record.measured
         rows.append(
             {
                 "node": name,
@@ -168,14 +168,14 @@ def node_frame(report: Report) -> pd.DataFrame:
                 "start": record.start,
                 "end": record.end,
                 "duration_s": max(0.0, record.end - record.start),
-                "cpu_s": float(m.get("cpu_s", 0.0)),
+                "cpu_s": record.cpu_s,
                 "energy_j": full,
                 "energy_cpu_j": energy.energy_cpu_j,
                 "energy_dram_j": energy.energy_dram_j,
                 "energy_gpu_j": energy.energy_gpu_j,
                 "energy_idle_j": energy.energy_idle_j,
                 "emissions_g": report.emissions_g(full),
-                "method": energy.method if record.measurement else "none",
+                "method": energy.method if m is not None else "none",
                 "dynamic_energy_j": energy.energy_j,
                 "baseline_share_j": parts.baseline_share_j.get(name, 0.0),
                 "memory_share_j": parts.memory_share_j.get(name, 0.0),
@@ -183,7 +183,7 @@ def node_frame(report: Report) -> pd.DataFrame:
                 "host": record.host,
                 "kind": record.extra.get("kind")
                 or ("mapnode" if record.extra.get("mapnode") else "node"),
-                "peak_rss_b": int(m.get("peak_rss_b", 0)),
+                "peak_rss_b": int(m.peak_rss_b) if m is not None else 0,
                 "n_procs": record.extra.get("n_procs", 1),
                 "mapnode_parent": record.extra.get("mapnode_parent", ""),
                 "function": record.extra.get("function", ""),
@@ -245,24 +245,22 @@ def meter_faults(report: Report) -> list[dict[str, Any]]:
     differ in their figures: the same jump seen over 0.25 s or 0.251 s); the first says why."""
     found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for record in report.session.nodes.values():
-        for fault in (record.measurement or {}).get("faults", []):
-            reason = str(fault.get("reason"))
-            action = str(fault.get("action", "dropped"))
-            key = (record.host, str(fault.get("meter")), _FIGURES.sub("#", reason), action)
+        for fault in record.measured.faults if record.measured is not None else []:
+            key = (record.host, fault.meter, _FIGURES.sub("#", fault.reason), fault.action)
             entry = found.setdefault(
                 key,
                 {
                     "host": key[0],
                     "meter": key[1],
-                    "reason": reason,
-                    "action": action,
-                    "t": fault.get("t"),
+                    "reason": fault.reason,
+                    "action": fault.action,
+                    "t": fault.t,
                     "records": 0,
                 },
             )
             entry["records"] += 1
-            if fault.get("t") is not None and (entry["t"] is None or fault["t"] < entry["t"]):
-                entry["t"], entry["reason"] = fault["t"], reason
+            if fault.t is not None and (entry["t"] is None or fault.t < entry["t"]):
+                entry["t"], entry["reason"] = fault.t, fault.reason
     return sorted(found.values(), key=lambda f: f["t"] or 0.0)
 
 
