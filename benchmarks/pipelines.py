@@ -43,7 +43,7 @@ def run_once(data: Path, base: Path, n_procs: int, region: str) -> Path:
     from dwi_pipeline.workflow import build_workflow
 
     import nipype_carbon  # noqa: F401 - registers CarbonMultiProc
-    from nipype_carbon.record.session import session_files
+    from nipype_carbon.record.runs import session_files
 
     wf = build_workflow(data, base / "work", nthreads=1)
     args = plugin_args_for("CarbonMultiProc", n_procs, {"region": region})

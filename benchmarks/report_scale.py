@@ -48,8 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import itertools
 
 from nipype_carbon.measure.measurement import Domain, Measurement
+from nipype_carbon.record.reader import load_session
 from nipype_carbon.record.records import HostRecord, NodeRecord
-from nipype_carbon.record.session import Session, load_session
+from nipype_carbon.record.session import Session
 from nipype_carbon.report import build_report
 from nipype_carbon.report.model import Report, node_frame
 

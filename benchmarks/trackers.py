@@ -113,7 +113,7 @@ def run_one(
 
 def nipype_carbon_figures(carbon_dir: Path) -> dict[str, Any]:
     """nipype-carbon's own figures from its session, and its nodes' error against the truth."""
-    from nipype_carbon.record.session import session_files
+    from nipype_carbon.record.runs import session_files
     from nipype_carbon.report.model import build_report
     from tests.validation.scenario import errors
 

@@ -39,8 +39,8 @@ _PUBLIC = {
     "NodeMeter": "nipype_carbon.measure.nodemeter",
     "NodeRecord": "nipype_carbon.record.records",
     "Session": "nipype_carbon.record.session",
-    "SessionError": "nipype_carbon.record.session",
-    "load_session": "nipype_carbon.record.session",
+    "SessionError": "nipype_carbon.record.runs",
+    "load_session": "nipype_carbon.record.reader",
     "CarbonSettings": "nipype_carbon.record.settings",
     "SettingsError": "nipype_carbon.record.settings",
 }

@@ -27,8 +27,9 @@ from typing import Any
 from pydra.utils.general import is_workflow
 
 from nipype_carbon.measure.host import host_name
+from nipype_carbon.record.reader import earlier_runs
 from nipype_carbon.record.records import NodeRecord, NodeStatus
-from nipype_carbon.record.session import Session, load_session
+from nipype_carbon.record.session import Session
 from pydra_carbon.metered import interface_name, job_name, join, task_extra
 
 WORKFLOW_EVENT = "pydra_workflow"
@@ -144,11 +145,8 @@ def workflow_cached(session: Session, job: Any, path: str, previous: list[Path])
 def _sessions(current: Session, previous: list[Path]) -> Iterable[tuple[str, Session]]:
     """This session, then the earlier ones, newest first."""
     yield (current.path.name if current.path else ""), current
-    for path in reversed(previous):
-        try:
-            yield path.name, load_session(path)
-        except Exception:
-            continue
+    for path, earlier in earlier_runs(reversed(previous)):
+        yield path.name, earlier
 
 
 def rebase(name: str, old: str, new: str) -> str | None:

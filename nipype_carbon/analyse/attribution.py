@@ -36,14 +36,15 @@ from typing import Any
 
 import numpy as np
 
+from nipype_carbon.analyse.baseline import baseline_power
 from nipype_carbon.analyse.host_timeline import (
+    SPLIT_BIN_S,
     HostTimeline,
     NodeSeries,
     build_timeline,
     node_series,
     resample,
 )
-from nipype_carbon.measure.calibration import CPU_BASELINE_W_RANGE, usable_baseline_w
 from nipype_carbon.measure.measurement import COMPONENTS, Domain
 from nipype_carbon.record.records import HostRecord, NodeRecord
 from nipype_carbon.record.session import Session
@@ -127,7 +128,9 @@ class AttributionResult:
         return found
 
 
-def attribute_energy(session: Session, idle: str = "separate") -> AttributionResult:
+def attribute_energy(
+    session: Session, idle: str = "separate", exclusive_host: bool | None = None
+) -> AttributionResult:
     """Split each host's measured energy among the session's nodes.
 
     Parameters
@@ -136,18 +139,22 @@ def attribute_energy(session: Session, idle: str = "separate") -> AttributionRes
         A loaded or live session.
     idle : {"separate", "shared"}
         Report baseline energy apart, or share it among running nodes.
+    exclusive_host : bool, optional
+        The hosts ran nothing but this run (their installed memory's modelled power is the
+        run's); by default as the run recorded it.
     """
     if idle not in IDLE_MODES:
         raise ValueError(f"idle must be one of {IDLE_MODES}, got {idle!r}")
+    if exclusive_host is None:
+        exclusive_host = session.recorded_settings().exclusive_host
     nodes = {name: NodeEnergy(name, r.host) for name, r in session.nodes.items()}
     hosts: dict[str, HostEnergy] = {}
     for host, records in _by_host(session.nodes.values()).items():
         record = session.hosts.get(host)
         if record is None:
             continue
-        calibrated = _calibrated_w(session, host)
-        exclusive = bool(session.settings.get("exclusive_host", False))
-        hosts[host] = _attribute_host(record, records, nodes, idle, calibrated, exclusive)
+        calibrated = session.calibrated_baseline(host)
+        hosts[host] = _attribute_host(record, records, nodes, idle, calibrated, exclusive_host)
     return AttributionResult(nodes, hosts, idle)
 
 
@@ -183,7 +190,7 @@ def _attribute_host(
     measured = [m for m in (r.measured for r in records) if m is not None]
     raw = build_timeline(host.name, measured, domains, _model_stand_in(host, domains))
     baselines = {
-        name: _baseline(host, raw, name, calibrated_w)
+        name: baseline_power(host, raw, name, calibrated_w)
         for name, domain in raw.domains.items()
         if domain.component != "dram"
     }
@@ -490,62 +497,6 @@ def _give(
     return float(energy.sum()) - given
 
 
-def _calibrated_w(session: Session, host: str) -> tuple[float | None, str] | None:
-    """The host's idle CPU power given by the run (``cpu_baseline_w``), else measured on a
-    quiet host by ``nipype-carbon doctor --calibrate`` (kept in the session's metadata).
-
-    A value that is not a finite number of watts in range (an older session's header kept
-    whatever the calibration file held) is ignored: ``(None, why)``, so the baseline is
-    estimated as without one and its method says why.
-    """
-    ignored = []
-    given = session.settings.get("cpu_baseline_w")
-    if given is not None:
-        watts = usable_baseline_w(given)
-        if watts is not None:
-            return watts, "calibrated: cpu_baseline_w setting, measured by the user"
-        ignored.append(f"cpu_baseline_w setting {_out_of_range(given)}")
-    calibrations = session.metadata.get("calibrations")
-    kept = calibrations.get(host) if isinstance(calibrations, dict) else None
-    if isinstance(kept, dict) and kept.get("cpu_baseline_w") is not None:
-        watts = usable_baseline_w(kept["cpu_baseline_w"])
-        if watts is not None:
-            measured = kept.get("measured")
-            when = f" ({measured:.40})" if isinstance(measured, str) else ""
-            return watts, f"calibrated: nipype-carbon doctor --calibrate on a quiet host{when}"
-        ignored.append(f"calibration of {host} {_out_of_range(kept['cpu_baseline_w'])}")
-    return (None, "; ".join(ignored)) if ignored else None
-
-
-def _out_of_range(value: object) -> str:
-    low, high = CPU_BASELINE_W_RANGE
-    return f"{value!r:.20} ignored: not a number of watts from {low:g} to {high:,g}"
-
-
-def _baseline(
-    host: HostRecord,
-    timeline: HostTimeline,
-    name: str,
-    calibrated_w: tuple[float | None, str] | None,
-) -> tuple[float, str]:
-    domain = timeline.domains[name]
-    if domain.method == "model" and domain.component == "gpu":
-        return 0.0, "model: a declared GPU's board power, all of it the running nodes'"
-    known = host.baseline_power_w.get(name)
-    if known is not None:
-        how = "model: idle share of rated power" if domain.method == "model" else "recorded"
-        return float(known), how
-    cpu = [d for d in timeline.domains.values() if d.component == "cpu"]
-    if calibrated_w is not None and domain.component == "cpu" and calibrated_w[0] is not None:
-        return calibrated_w[0] / len(cpu), calibrated_w[1]
-    watts, how = estimate_baseline_power(
-        timeline, name, host.logical_cpus, _rated_idle_w(host, timeline, name)
-    )
-    if calibrated_w is not None and domain.component == "cpu":
-        how = f"{how} (recorded {calibrated_w[1]})"
-    return watts, how
-
-
 def _model_stand_in(
     host: HostRecord, domains: list[Domain]
 ) -> Callable[[Domain, np.ndarray, np.ndarray], np.ndarray] | None:
@@ -572,107 +523,7 @@ def _model_stand_in(
     return stand_in
 
 
-def _rated_idle_w(host: HostRecord, timeline: HostTimeline, name: str) -> float | None:
-    """The model's idle power of the host's CPUs, for a measured CPU domain (None otherwise)."""
-    if timeline.domains[name].component != "cpu":
-        return None
-    packages = [d for d in timeline.domains.values() if d.component == "cpu"]
-    constants = host.model_constants()
-    if constants is None or not constants.has_cpu_idle:
-        return None
-    return constants.cpu_idle_w / max(len(packages), 1)
-
-
-#: width of the bins host energy is split on among nodes (see host_timeline.resample)
-SPLIT_BIN_S = 0.5
 #: busy CPU-seconds below which a bin (or a run) has no J-per-CPU-second rate of its own
 MIN_BUSY_S = 1e-9
 #: bins over which the host's J per busy CPU-second is taken for each bin's CPU split
 RATE_WINDOW_BINS = 5
-#: width of the bins the baseline is fitted on: long against the counters' and /proc/stat's
-#: resolution (1 µJ, 10 ms), short enough for a baseline window of half a second
-BIN_S = 0.1
-#: the "lowest" power of a domain: a low percentile of its bins, not one stray bin
-LOW_PERCENTILE = 10
-#: the least share of the power's variance a fit must explain to be believed
-FIT_MIN_R2 = 0.8
-#: the least spread of CPU utilisation across bins for a fit of power against it
-FIT_MIN_SPREAD = 0.2
-
-
-def binned_power(
-    timeline: HostTimeline, name: str, logical_cpus: int, width_s: float = BIN_S
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean power (W) and CPU utilisation (0-1) of a domain in bins of ``width_s``.
-
-    Both come from cumulative quantities (energy, busy CPU seconds)
-    interpolated at the bin edges, so no bin depends on how the merged
-    samples of several processes happen to interleave.
-    """
-    t = timeline.t
-    if len(t) < 2 or t[-1] - t[0] < 2 * width_s:
-        return np.zeros(0), np.zeros(0)
-    edges = t[0] + width_s * np.arange(int((t[-1] - t[0]) / width_s) + 1)
-    energy = np.concatenate([[0.0], np.cumsum(timeline.energy_j[name])])
-    power = np.diff(np.interp(edges, t, energy)) / width_s
-    busy = np.diff(np.interp(edges, t, timeline.busy_cpu_s))
-    return power, busy / (width_s * max(logical_cpus, 1))
-
-
-def robust_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float, int] | None:
-    """Least squares of ``y`` on ``x`` without the outliers (residuals beyond 3.5 robust
-    standard deviations of a first fit): intercept, slope, the intercept's standard error,
-    r² and the points kept; None if too few are left or ``x`` no longer varies."""
-    keep = np.ones(len(x), dtype=bool)
-    for _ in range(2):
-        slope, intercept = np.polyfit(x[keep], y[keep], 1)
-        residual = y - (slope * x + intercept)
-        mad = float(np.median(np.abs(residual[keep] - np.median(residual[keep]))))
-        keep = np.abs(residual) <= max(3.5 * 1.4826 * mad, 1e-9 * float(np.abs(y).max()))
-        if keep.sum() < 5 or np.ptp(x[keep]) < FIT_MIN_SPREAD:
-            return None
-    (slope, intercept), cov = np.polyfit(x[keep], y[keep], 1, cov=True)
-    residual = y[keep] - (slope * x[keep] + intercept)
-    spread = float(((y[keep] - y[keep].mean()) ** 2).sum())
-    r2 = 1.0 - float((residual**2).sum()) / spread if spread > 0 else 0.0
-    error = float(np.sqrt(max(cov[1, 1], 0.0)))
-    return float(intercept), float(slope), error, r2, int(keep.sum())
-
-
-def estimate_baseline_power(
-    timeline: HostTimeline, name: str, logical_cpus: int, rated_idle_w: float | None = None
-) -> tuple[float, str]:
-    """Baseline power of a domain from its own timeline, and how it was found.
-
-    In order: a linear fit of power against the host's CPU utilisation, when
-    utilisation varied (CPU domains; the intercept is the power at zero load,
-    with its standard error); else the idle power of the CPU's rated power
-    (the model's assumption), never above the lowest power seen; else the
-    lowest power seen (an upper bound).
-    """
-    power, util = binned_power(timeline, name, logical_cpus)
-    if not len(power):
-        return 0.0, "none: the run is too short to tell"
-    coarse, _ = binned_power(timeline, name, logical_cpus, SPLIT_BIN_S)
-    seen = coarse if len(coarse) else power
-    # a low percentile ignores a stray bin; with few bins, the lowest is all there is
-    lowest = float(np.percentile(seen, LOW_PERCENTILE) if len(seen) >= 20 else seen.min())
-    cpu_domain = timeline.domains[name].component == "cpu"  # GPU power does not follow CPU use
-    if cpu_domain and len(power) >= 5 and np.ptp(util) >= FIT_MIN_SPREAD:
-        fit = robust_line(util, power)
-        if fit is not None:
-            intercept, slope, error, r2, kept = fit
-            if intercept >= 0 and slope >= 0 and r2 >= FIT_MIN_R2:
-                return intercept, (
-                    f"fitted: power against CPU utilisation over {kept} of {len(power)} bins "
-                    f"of {BIN_S:g} s (± {error:.2g} W, r² {r2:.2f})"
-                )
-    if rated_idle_w is not None and rated_idle_w <= lowest:
-        return rated_idle_w, (
-            "rated: idle share of the CPU's rated power (model assumption; utilisation "
-            "did not vary enough to fit)"
-        )
-    return lowest, (
-        f"lowest: power seen ({LOW_PERCENTILE}th percentile of {SPLIT_BIN_S:g}-s bins; an "
-        "upper bound: utilisation did not vary enough to fit)"
-    )

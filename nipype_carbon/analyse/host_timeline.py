@@ -24,6 +24,9 @@ from nipype_carbon.analyse.counters import Glitch, counter_energy
 from nipype_carbon.measure.measurement import Domain
 from nipype_carbon.record.records import Measured
 
+#: width of the bins host energy is split on among nodes (see :func:`resample`)
+SPLIT_BIN_S = 0.5
+
 
 @dataclass
 class NodeSeries:

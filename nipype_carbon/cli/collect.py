@@ -16,7 +16,8 @@ from pathlib import Path
 
 from nipype_carbon.cli.options import error_line
 from nipype_carbon.record.held import held_folders, held_line_files
-from nipype_carbon.record.session import SessionError, load_session, session_files
+from nipype_carbon.record.reader import apply_line, load_session
+from nipype_carbon.record.runs import SessionError, session_files
 from nipype_carbon.record.spool import drain
 from nipype_carbon.report.escape import visible
 
@@ -53,7 +54,9 @@ def collect_session(path: Path) -> int:
         return 0
     session = load_session(path, spool=False)
     for _, lines in held:
-        session.add_lines(lines)  # the end event among them: judge the rest by it
+        for line in lines:  # the end event among them: judge the rest by it
+            apply_line(session, line, [])
+        session.append_lines(lines)
     added = drain(spool, session, final=session.status != "interrupted")
     if not session.flush():
         raise SessionError(

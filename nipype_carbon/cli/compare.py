@@ -27,7 +27,7 @@ from nipype_carbon.cli.options import (
     unforeseen,
     whole_number,
 )
-from nipype_carbon.record.session import SessionError
+from nipype_carbon.record.runs import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
     differences,

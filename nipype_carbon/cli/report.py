@@ -24,7 +24,7 @@ from nipype_carbon.cli.options import (
     whole_number,
 )
 from nipype_carbon.files.safe import replace_file
-from nipype_carbon.record.session import SessionError, choose_run
+from nipype_carbon.record.runs import SessionError, choose_run
 from nipype_carbon.report.escape import visible
 from nipype_carbon.report.formats import render_console, renderer_for
 from nipype_carbon.report.model import build_report

@@ -85,23 +85,23 @@ def has_waiting() -> bool:
     return bool(_waiting)
 
 
-def wait_in_memory(spool_dir: str, data: dict[str, Any], suffix: str) -> None:
-    """Keep a record no folder could take, to try again later in this process."""
+#: how a record is written (the spool's, then the held folder's): given with the first
+Writer = Callable[[str, dict[str, Any], str], object]
+
+
+def wait_in_memory(spool_dir: str, data: dict[str, Any], suffix: str, write: Writer) -> None:
+    """Keep a record no folder could take, to try again later in this process with
+    ``write`` (and at its exit)."""
     global _registered
     with _lock:
         _waiting.append((spool_dir, data, suffix))
         if not _registered:
-            atexit.register(retry_waiting)
+            atexit.register(retry_waiting, write)
             _registered = True
 
 
-def retry_waiting(write: Callable[[str, dict[str, Any], str], object] | None = None) -> int:
-    """Try again the records waiting in memory (spool first, then the held folder);
-    return how many are still waiting."""
-    if write is None:
-        from nipype_carbon.record.spool import write_data  # the spool keeps records
-
-        write = write_data
+def retry_waiting(write: Writer) -> int:
+    """Try again the records waiting in memory with ``write``; how many still wait."""
     with _lock:
         waiting = list(_waiting)
         _waiting.clear()
@@ -113,7 +113,7 @@ def retry_waiting(write: Callable[[str, dict[str, Any], str], object] | None = N
             left.append((spool_dir, data, suffix))
     with _lock:
         _waiting[:0] = left
-    if left and write is not None:
+    if left:
         logger.warning(
             "nipype-carbon: %d node record(s) could not be written anywhere yet "
             "(the carbon directory and %s are full or read-only)",

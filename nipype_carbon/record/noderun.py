@@ -27,23 +27,32 @@ from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
 from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessTreeClock
 from nipype_carbon.record.records import NodeRecord, NodeStatus
-from nipype_carbon.record.settings import CarbonSettings
+from nipype_carbon.record.settings import CarbonSettings, MeterSettings
 from nipype_carbon.record.spool import hand_over, write_provisional, write_record
 
 logger = logging.getLogger("nipype_carbon.record.noderun")
 
-_selections: dict[tuple[int, str, tuple[str, ...]], MeterSelection] = {}
+_selections: dict[tuple[int, MeterSettings, tuple[str, ...]], MeterSelection] = {}
 _lock = threading.Lock()
+#: every measuring meter, in the order they are tried
+MEASURING = ("rapl", "pyrapl", "nvml")
 
 
-def meters_for(settings: CarbonSettings, use: tuple[str, ...] | None = None) -> MeterSelection:
+def meters_for(
+    settings: MeterSettings | CarbonSettings, use: tuple[str, ...] | None = None
+) -> MeterSelection:
     """The meters this process uses for ``settings``, opened once per process.
 
     ``use`` limits the measuring meters tried (the model always fills the gaps):
     a worker on the scheduler's host tries only what the scheduler found.
     """
-    use = ("rapl", "pyrapl", "nvml") if use is None else tuple(use)
-    key = (os.getpid(), repr(sorted(settings.to_dict().items())), use)
+    if isinstance(settings, CarbonSettings):
+        settings = settings.meters()
+    key = (os.getpid(), settings, MEASURING if use is None else tuple(use))
+    found = _selections.get(key)  # the common case: no lock, no new dict
+    if found is not None:
+        return found
+    use = key[2]
     with _lock:
         if key not in _selections:
             _selections[key] = select_meters(
@@ -66,7 +75,7 @@ class RunContext:
     """
 
     spool_dir: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    meters: MeterSettings = field(default_factory=MeterSettings)
     host: str = ""
     meter_kinds: tuple[str, ...] | None = None
     #: the process that drives the workflow: a node run there shares it with the engine
@@ -76,12 +85,9 @@ class RunContext:
         """Whether this node runs inside the driving process (and host)."""
         return self.driver_pid == os.getpid() and self.host == host_name()
 
-    def carbon_settings(self) -> CarbonSettings:
-        return CarbonSettings.from_mapping(self.settings, env={})
-
-    def selection(self, settings: CarbonSettings | None = None) -> MeterSelection:
+    def selection(self) -> MeterSelection:
         use = self.meter_kinds if self.host and self.host == host_name() else None
-        return meters_for(settings or self.carbon_settings(), use)
+        return meters_for(self.meters, use)
 
 
 #: environment variables that name the batch job a node runs in
@@ -158,10 +164,9 @@ class NodeRun:
         entered = time.perf_counter()
         if self.metered:
             try:
-                settings = self.context.carbon_settings()
                 self._meter = NodeMeter(
-                    self.context.selection(settings),
-                    settings.sample_interval_s,
+                    self.context.selection(),
+                    self.context.meters.sample_interval_s,
                     # in the driving process, the node is its thread and the children it starts
                     process_clock=partial(ProcessTreeClock, thread_scope=self.context.in_driver()),
                     on_progress=self._spool_progress,

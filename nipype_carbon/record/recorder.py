@@ -31,15 +31,11 @@ from nipype_carbon.measure.nodemeter import NodeMeter
 from nipype_carbon.measure.proctree import ProcessClock
 from nipype_carbon.record.held import hold_lines
 from nipype_carbon.record.noderun import RunContext, meters_for
+from nipype_carbon.record.reader import earlier_runs
 from nipype_carbon.record.records import NodeRecord
+from nipype_carbon.record.runs import new_session_path, session_files
 from nipype_carbon.record.scheduler import scheduler_record
-from nipype_carbon.record.session import (
-    EXPECTED_EVENT,
-    Session,
-    load_session,
-    new_session_path,
-    session_files,
-)
+from nipype_carbon.record.session import EXPECTED_EVENT, SOURCES_EVENT, Session
 from nipype_carbon.record.settings import (
     RUN_VARIABLE,
     CarbonSettings,
@@ -91,7 +87,7 @@ class RunRecorder:
         self.spool_dir = self.path.with_suffix(".spool")
         here = meters_for(settings)
         self.context = RunContext(
-            str(self.spool_dir), settings.to_dict(), host_name(), here.kinds(), os.getpid()
+            str(self.spool_dir), settings.meters(), host_name(), here.kinds(), os.getpid()
         )
         self.session: Session | None = None
         self.previous: list[Path] = []
@@ -324,17 +320,13 @@ class RunRecorder:
         assert self.session is not None
         wanted = {r.name for r in self.session.nodes.values() if r.status == "cached"}
         found: dict[str, str] = {}
-        for path in reversed(self.previous):
+        for path, earlier in earlier_runs(reversed(self.previous)):
             if not wanted:
                 break
-            try:
-                earlier = load_session(path)
-            except Exception:
-                continue
             for name in list(wanted):
                 record = earlier.nodes.get(name)
                 if record is not None and record.status == "ran":
                     found[name] = path.name
                     wanted.discard(name)
         if found:
-            self.session.add_event("cached_energy_sources", sessions=found)
+            self.session.add_event(SOURCES_EVENT, sessions=found)

@@ -1,15 +1,13 @@
-"""The session: the raw, versioned record of one metered run.
+"""The session: the raw, versioned record of one metered run, in memory and written.
 
 A session is a JSON Lines file (``session.jsonl``): a header line, then one
 line per host, node, edge set or event, appended as nodes finish. Lines are
 appended whole: a short write (a full disk) is cut back to the last complete
 line, and what could not be written is kept and retried with the next append
-(:meth:`Session.flush`). On load every valid line is kept; a damaged line is
-skipped and named in :attr:`Session.damaged`; a line that parses but holds
-wrong types or impossible values is refused with its line and field.
-:meth:`Session.save` writes a whole session atomically (temporary file, then
-rename). Nothing derived is stored: energy per node, emissions and reports are
-computed from it at render time.
+(:meth:`Session.flush`). :meth:`Session.save` writes a whole session atomically
+(temporary file, then rename). Nothing derived is stored: energy per node,
+emissions and reports are computed from it at render time. Reading a session
+back, with its spool, is :mod:`nipype_carbon.record.reader`'s.
 
 A run's status (:attr:`Session.status`) follows from its ``end`` event:
 ``complete``, ``failed``, or ``interrupted`` (an end event saying so, or none).
@@ -20,8 +18,8 @@ Examples
 >>> path = os.path.join(tempfile.mkdtemp(), "session.jsonl")
 >>> session = Session.create(path, metadata={"workflow": "demo"})
 >>> session.add_node(NodeRecord(name="a", status="ran", start=0.0, end=1.0, host="h"))
->>> load_session(path).nodes["a"].status
-'ran'
+>>> session.nodes["a"].status, session.status
+('ran', 'interrupted')
 """
 
 from __future__ import annotations
@@ -39,28 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from nipype_carbon._version import __version__
-from nipype_carbon.files.safe import FileRefused, iter_lines, open_append, open_regular
-from nipype_carbon.record import validate
-from nipype_carbon.record.held import held_lines
+from nipype_carbon.files.safe import FileRefused, open_append
+from nipype_carbon.measure.calibration import CPU_BASELINE_W_RANGE, usable_baseline_w
 from nipype_carbon.record.records import STATUSES, HostRecord, NodeRecord
-from nipype_carbon.record.runs import (
-    SessionError,
-    choose_run,
-    new_session_path,
-    resolve_session_path,
-    session_files,
-)
+from nipype_carbon.record.runs import new_session_path
+from nipype_carbon.record.settings import CarbonSettings
 
-__all__ = [
-    "RUN_STATUSES",
-    "Session",
-    "SessionError",
-    "choose_run",
-    "load_session",
-    "new_session_path",
-    "resolve_session_path",
-    "session_files",
-]
+__all__ = ["EXPECTED_EVENT", "MOVED_EVENT", "RUN_STATUSES", "Session", "merge_hosts"]
 
 logger = logging.getLogger("nipype_carbon.record.session")
 
@@ -71,14 +54,12 @@ SESSION_FILE = "session.jsonl"
 RUN_STATUSES = ("complete", "failed", "interrupted")
 #: how often a session moves to a new file when others keep replacing its file
 MAX_MOVES = 3
-#: the longest line read (a node's samples over many hours); longer ones are skipped
-MAX_LINE_B = 256 << 20
-#: the longest header read: a file whose first line is longer is not a session
-MAX_HEADER_B = 1 << 20
 #: the event a session records when it moved to a new file
 MOVED_EVENT = "session_moved"
 #: the event naming the nodes a run will have (so those left without a record are named)
 EXPECTED_EVENT = "expected_nodes"
+#: the event naming, per cached node, the earlier session that spent its energy
+SOURCES_EVENT = "cached_energy_sources"
 
 
 class Session:
@@ -207,6 +188,37 @@ class Session:
                 )
         return notes
 
+    def recorded_settings(self) -> CarbonSettings:
+        """The run's carbon settings as recorded, read through the settings class."""
+        return CarbonSettings.recorded(self.settings)
+
+    def calibrated_baseline(self, host: str) -> tuple[float | None, str] | None:
+        """The host's idle CPU power given by the run (``cpu_baseline_w``), else measured on
+        a quiet host by ``nipype-carbon doctor --calibrate`` (kept in the run's metadata),
+        with how it was obtained; None when there is neither.
+
+        A value that is not a finite number of watts in range (an older session's header
+        kept whatever the calibration file held) is ignored: ``(None, why)``, so the
+        baseline is estimated as without one and its method says why.
+        """
+        ignored = []
+        given = self.settings.get("cpu_baseline_w")
+        if given is not None:
+            watts = usable_baseline_w(given)
+            if watts is not None:
+                return watts, "calibrated: cpu_baseline_w setting, measured by the user"
+            ignored.append(f"cpu_baseline_w setting {_out_of_range(given)}")
+        calibrations = self.metadata.get("calibrations")
+        kept = calibrations.get(host) if isinstance(calibrations, dict) else None
+        if isinstance(kept, dict) and kept.get("cpu_baseline_w") is not None:
+            watts = usable_baseline_w(kept["cpu_baseline_w"])
+            if watts is not None:
+                measured = kept.get("measured")
+                when = f" ({measured:.40})" if isinstance(measured, str) else ""
+                return watts, f"calibrated: nipype-carbon doctor --calibrate on a quiet host{when}"
+            ignored.append(f"calibration of {host} {_out_of_range(kept['cpu_baseline_w'])}")
+        return (None, "; ".join(ignored)) if ignored else None
+
     def missing_nodes(self) -> list[str]:
         """Nodes the run said it would have (:data:`EXPECTED_EVENT`) that have no record."""
         expected = [e for e in self.events if e.get("kind") == EXPECTED_EVENT]
@@ -270,11 +282,8 @@ class Session:
         lines.append({"type": "node", **record.to_dict()})
         return lines, merged
 
-    def add_lines(self, lines: list[dict[str, Any]]) -> None:
-        """Add lines as read from a file (checked as a loader checks them) and append them;
-        a line that cannot be used raises :class:`~validate.LineError`."""
-        for line in lines:
-            _apply_line(self, line, [])
+    def append_lines(self, lines: list[dict[str, Any]]) -> None:
+        """Append lines already applied to this session (``record.reader.apply_line``)."""
         self._append(list(lines))
 
     def add_host(self, host: HostRecord) -> None:
@@ -383,11 +392,10 @@ class Session:
         for event in self.events:
             yield {"type": "event", **event}
 
-    # -- reading --------------------------------------------------------
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Session:
-        """Read a session file, or the session.jsonl inside a carbon directory."""
-        return load_session(path)
+
+def _out_of_range(value: object) -> str:
+    low, high = CPU_BASELINE_W_RANGE
+    return f"{value!r:.20} ignored: not a number of watts from {low:g} to {high:,g}"
 
 
 def _lines(found: list[tuple[int, str]], explained: int = 3) -> str:
@@ -478,154 +486,3 @@ def _atomic_write(
         Path(tmp).unlink(missing_ok=True)
         raise
     return st.st_dev, st.st_ino
-
-
-def load_session(path: str | os.PathLike[str], spool: bool = True) -> Session:
-    """Load a session: every valid line is kept, damaged ones are named and skipped.
-
-    The file is read line by line, a line at most :data:`MAX_LINE_B` long (a longer
-    one is skipped as it is read, never held whole) and the header at most
-    :data:`MAX_HEADER_B`, so a damaged or foreign file costs bounded memory; a file
-    that is not a regular file (a pipe, a device) is refused at once. A line that is
-    not JSON (a crash mid-write, a full disk), or whose fields cannot be used, is
-    skipped and listed in :attr:`Session.damaged` with the field named; a value that
-    can be left out alone (one counter reading out of its range) is left out and
-    listed in :attr:`Session.flagged`. Only a file whose header is not a
-    nipype-carbon session's raises :class:`SessionError`.
-    With ``spool``, records left in the run's spool or held for it elsewhere
-    (:mod:`~nipype_carbon.record.held`) are merged in memory (the file is not changed;
-    ``nipype-carbon collect`` writes them).
-    """
-    target = resolve_session_path(path)
-    try:
-        handle = os.fdopen(open_regular(target), "rb")
-    except OSError as err:
-        raise SessionError(f"cannot read {target}: {err.strerror or err}") from None
-    with handle:
-        st = os.fstat(handle.fileno())
-        header = handle.readline(MAX_HEADER_B + 1)
-        if not header.strip():
-            raise SessionError(f"{target} is empty: not a nipype-carbon session")
-        if len(header) > MAX_HEADER_B and not header.endswith(b"\n"):
-            raise SessionError(
-                f"{target} is not a nipype-carbon session (its first line is longer than "
-                f"{MAX_HEADER_B >> 20} MB, no session header)"
-            )
-        session = _session_from_header(_parse_header(target, _text(header)), target)
-        session.identity = (st.st_dev, st.st_ino)
-        number = 1
-        for number, raw in enumerate(iter_lines(handle, MAX_LINE_B), start=2):
-            _read_line(session, raw, number)
-    if session.damaged and session.damaged[-1][0] == number:
-        session.partial = True
-    if session.damaged or session.flagged:
-        where = ", ".join(str(n) for n, _ in [*session.damaged, *session.flagged][:10])
-        logger.warning(
-            "%s: %d damaged line(s) skipped, %d value(s) left out: line %s",
-            target,
-            len(session.damaged),
-            len(session.flagged),
-            where,
-        )
-    if spool:
-        _merge_spool(session, target)
-    return session
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
-
-
-def _read_line(session: Session, raw: bytes | None, number: int) -> None:
-    """Apply one line; a line that cannot be used is named in ``session.damaged``."""
-    if raw is None:
-        session.damaged.append((number, f"longer than {MAX_LINE_B >> 20} MB: skipped"))
-        return
-    try:
-        line = json.loads(_text(raw))
-    except (json.JSONDecodeError, RecursionError):
-        session.damaged.append((number, "not JSON"))
-        return
-    notes: list[str] = []
-    try:
-        _apply_line(session, line, notes)
-    except validate.LineError as err:
-        kind = line.get("type") if isinstance(line, dict) else None
-        what = f"{kind} record" if isinstance(kind, str) else "line"
-        session.damaged.append((number, f"{what:.40}: {err}"))
-    session.flagged += [(number, note) for note in notes]
-
-
-def _merge_spool(session: Session, target: Path) -> None:
-    """Records a run left in its spool (it was killed, or its jobs ended late) or in its
-    held folder (the carbon directory was full), and the lines held for it, in memory."""
-    from nipype_carbon.record.spool import pending_records  # the spool writes sessions
-
-    spool = target.with_suffix(".spool")
-    for lines in held_lines(spool):
-        for line in lines:
-            with contextlib.suppress(validate.LineError):
-                _apply_line(session, line, [])
-        session.merged_from_held += len(lines)
-    for record in pending_records(spool, session):
-        session.nodes[record.name] = record
-        session.merged_from_spool += 1
-    if session.merged_from_spool or session.merged_from_held:
-        logger.warning(
-            "%s: %d record(s) and %d line(s) merged from the spool or held folder "
-            "(run `nipype-carbon collect %s` to keep them)",
-            target,
-            session.merged_from_spool,
-            session.merged_from_held,
-            target.parent,
-        )
-
-
-def _parse_header(target: Path, text: str) -> dict[str, Any]:
-    try:
-        header = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise SessionError(f"{target} is not a nipype-carbon session (not JSON Lines)") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise SessionError(f"{target} is not a nipype-carbon session (no {FORMAT} header)")
-    version = header.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SessionError(
-            f"{target}, line 1: field 'schema_version' must be a whole number >= 1, "
-            f"got {version!r}: the header is damaged"
-        )
-    if version > SCHEMA_VERSION:
-        raise SessionError(
-            f"{target} has schema_version {version!r}; this nipype-carbon ({__version__}) reads "
-            f"up to {SCHEMA_VERSION}: upgrade with `pip install -U nipype-carbon`"
-        )
-    try:
-        validate.check_header(header)
-    except validate.LineError as err:
-        raise SessionError(f"{target}, line 1: {err}") from None
-    return header
-
-
-def _session_from_header(header: dict[str, Any], target: Path) -> Session:
-    session = Session(header.get("metadata"), header.get("settings"), target)
-    session.created = header.get("created", session.created)
-    session.tool = header.get("tool", session.tool)
-    return session
-
-
-def _apply_line(session: Session, line: Any, notes: list[str]) -> None:
-    """Add one parsed line to ``session``; :class:`~validate.LineError` when it cannot be
-    used, ``notes`` for values left out of it."""
-    kind = line.get("type") if isinstance(line, dict) else None
-    if kind == "host":
-        host = validate.host_record(line)
-        session.hosts[host.name] = host
-    elif kind == "node":
-        record = validate.node_record(line, notes=notes)
-        session.nodes[record.name] = record
-    elif kind == "edges":
-        session.edges.extend(validate.edge_pairs(line))
-    elif kind == "event":
-        session.events.append(validate.event(line))
-    else:
-        raise validate.LineError(f"unknown record type {kind!r:.40}")

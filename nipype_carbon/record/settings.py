@@ -191,6 +191,19 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class MeterSettings:
+    """What a node's meters need of the run's settings, and nothing else: small, hashable
+    and checked already (it travels with every node and keys each process's meters)."""
+
+    sample_interval_s: float = 1.0
+    powercap_root: str | None = None
+    cpu_tdp_w: float | None = None
+    cpu_idle_fraction: float = DEFAULT_CPU_IDLE_FRACTION
+    memory_w_per_gb: float = DEFAULT_MEMORY_W_PER_GB
+    gpus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CarbonSettings:
     """Everything a metered run can be told.
 
@@ -275,6 +288,13 @@ class CarbonSettings:
         settings.check_folders()
         return settings, plugin_args
 
+    @classmethod
+    def recorded(cls, values: Mapping[str, Any]) -> CarbonSettings:
+        """The settings a session recorded (checked when it was loaded), read as settings:
+        names this version does not know are left out."""
+        known = {k: v for k, v in values.items() if k in cls.names() and v is not None}
+        return cls.from_mapping(known, env={})
+
     def check_folders(self) -> None:
         """Refuse a ``carbon_dir`` that cannot hold the session and a ``powercap_root`` that
         is not a directory: where a run starts, not in every node (a node on another host
@@ -288,6 +308,17 @@ class CarbonSettings:
         data = asdict(self)
         data["gpus"] = list(self.gpus)
         return data
+
+    def meters(self) -> MeterSettings:
+        """The part of the settings a node's meters need."""
+        return MeterSettings(
+            sample_interval_s=self.sample_interval_s,
+            powercap_root=self.powercap_root,
+            cpu_tdp_w=self.cpu_tdp_w,
+            cpu_idle_fraction=self.cpu_idle_fraction,
+            memory_w_per_gb=self.memory_w_per_gb,
+            gpus=tuple(self.gpus),
+        )
 
     def _validate(self) -> None:
         for key in _FLOATS:

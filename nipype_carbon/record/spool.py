@@ -63,13 +63,13 @@ def write_record(
     and is tried again with the next record and at exit.
     """
     if held.has_waiting():
-        held.retry_waiting()
+        held.retry_waiting(write_data)
     data = record.to_dict()
     try:
         return write_data(str(spool_dir), data, suffix)
     except OSError as err:
         if suffix == SUFFIX:
-            held.wait_in_memory(str(spool_dir), data, suffix)
+            held.wait_in_memory(str(spool_dir), data, suffix, write_data)
         logger.warning(
             "nipype-carbon: record of %s not written anywhere yet (%s)%s",
             record.name,

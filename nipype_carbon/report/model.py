@@ -19,8 +19,9 @@ import pandas as pd
 from nipype_carbon.analyse.attribution import AttributionResult, attribute_energy
 from nipype_carbon.analyse.carbon import emissions_g
 from nipype_carbon.analyse.reconcile import Reconciliation, reconcile
-from nipype_carbon.analyse.reuse import energy_avoided_by_caching
-from nipype_carbon.record.session import Session, load_session
+from nipype_carbon.analyse.reuse import cached_energy_sources, energy_avoided_by_caching
+from nipype_carbon.record.reader import earlier_runs, load_session
+from nipype_carbon.record.session import Session
 from nipype_carbon.reference.grids import GridIntensity, check_pue, resolve_intensity
 
 logger = logging.getLogger("nipype_carbon.report")
@@ -137,14 +138,13 @@ def build_report(
 ) -> Report:
     """Attribute and price a session; explicit arguments override what the run recorded."""
     session = run if isinstance(run, Session) else load_session(run)
-    recorded = session.settings
+    recorded = session.recorded_settings()
     if region is None and intensity_g_per_kwh is None:
-        region = recorded.get("region")
-        intensity_g_per_kwh = recorded.get("intensity_g_per_kwh")
+        region, intensity_g_per_kwh = recorded.region, recorded.intensity_g_per_kwh
     grid = resolve_intensity(region, intensity_g_per_kwh)
-    pue = check_pue(pue if pue is not None else recorded.get("pue", 1.0))
-    idle = idle or recorded.get("idle", "separate")
-    result = attribute_energy(session, idle=idle)
+    pue = check_pue(pue if pue is not None else recorded.pue)
+    idle = idle or recorded.idle
+    result = attribute_energy(session, idle=idle, exclusive_host=recorded.exclusive_host)
     report = Report(session, result, grid, pue, pd.DataFrame())
     report.reconciliation = reconcile(session, result)
     report.nodes = node_frame(report)
@@ -264,6 +264,16 @@ def meter_faults(report: Report) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda f: f["t"] or 0.0)
 
 
+def _earlier_sessions(session: Session) -> dict[str, Session]:
+    """The earlier sessions that spent the energy of this run's cached nodes, by file name
+    (those that can no longer be read are left out)."""
+    if session.path is None:
+        return {}
+    names = sorted(set(cached_energy_sources(session).values()))
+    paths = [Path(session.path).parent / name for name in names]
+    return {path.name: earlier for path, earlier in earlier_runs(paths)}
+
+
 def totals(report: Report) -> dict[str, Any]:
     """The JSON contract's totals: the run's and the host's energy, its parts, emissions, grid."""
     result, grid = report.result, report.grid
@@ -294,7 +304,9 @@ def totals(report: Report) -> dict[str, Any]:
         # the parts of energy_j: nodes, engine overhead, baseline, unclaimed memory
         "reconciliation_j": parts.to_dict(),
         "emissions_g": report.emissions_g(energy_j),
-        "energy_avoided_by_caching_j": energy_avoided_by_caching(report.session, result.idle),
+        "energy_avoided_by_caching_j": energy_avoided_by_caching(
+            report.session, _earlier_sessions(report.session), result.idle
+        ),
         "intensity_g_per_kwh": grid.intensity_g_per_kwh,
         "pue": report.pue,
         "region": grid.region,

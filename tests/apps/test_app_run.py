@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from nipype_carbon.record.reader import load_session
 from nipype_carbon.record.runs import session_files
-from nipype_carbon.record.session import load_session
 from tests.support.optional import needs_example_deps
 
 REPO = Path(__file__).resolve().parents[2]

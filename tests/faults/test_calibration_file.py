@@ -21,8 +21,7 @@ from nipype_carbon.measure.calibration import (
     save_calibration,
 )
 from nipype_carbon.measure.host import host_name
-from nipype_carbon.record.runs import session_header
-from nipype_carbon.record.session import session_files
+from nipype_carbon.record.runs import session_files, session_header
 from nipype_carbon.report.model import build_report
 from tests.fakes.powercap import intel_server
 from tests.faults.helpers import run_cli

@@ -16,8 +16,9 @@ from pathlib import Path
 import nipype.pipeline.engine as pe
 import pytest
 
+from nipype_carbon.record.reader import load_session
 from nipype_carbon.record.records import NodeRecord
-from nipype_carbon.record.session import Session, load_session
+from nipype_carbon.record.session import Session
 from nipype_carbon.record.settings import SettingsError
 from tests.faults.helpers import run_cli
 from tests.plugin.workflows import burn_node, fast

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nipype_carbon.record.session import load_session
+from nipype_carbon.record.reader import load_session
 from tests.faults.helpers import finished_nodes, run_cli, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

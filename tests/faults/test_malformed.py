@@ -226,7 +226,7 @@ def test_one_counter_reading_beyond_its_range_is_left_out_and_named(tmp_path: Pa
     line = _changed_line(lines, fresh)
     assert f"1 value(s) left out (line {line}: " in out.splitlines()[0]
     assert "reads 1e+15 (1 reading(s)), outside its range 0-1e+06: left out" in out
-    from nipype_carbon.record.session import load_session
+    from nipype_carbon.record.reader import load_session
 
     session, control = load_session(path), load_session(_write(tmp_path / "c", _text(fresh)))
     assert set(session.nodes) == set(control.nodes)  # no node lost

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nipype_carbon.record.session import MAX_LINE_B
+from nipype_carbon.record.reader import MAX_LINE_B
 from tests.faults.test_malformed import valid_lines
 
 GB = 1 << 30

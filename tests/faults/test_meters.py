@@ -20,7 +20,7 @@ from nipype.interfaces.utility import Function
 
 from nipype_carbon.measure.guard import FROZEN_AFTER_S, Implausible, PlausibleCounter
 from nipype_carbon.measure.measurement import Domain
-from nipype_carbon.record.session import session_files
+from nipype_carbon.record.runs import session_files
 from nipype_carbon.report import build_report
 from nipype_carbon.report.formats import render_console, render_json
 from tests.fakes.powercap import FakePowercap

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import nipype.pipeline.engine as pe
 
+from nipype_carbon.record.reader import load_session
 from nipype_carbon.record.recorder import RunRecorder
 from nipype_carbon.record.records import NodeRecord
-from nipype_carbon.record.session import load_session, session_files
+from nipype_carbon.record.runs import session_files
 from nipype_carbon.record.settings import CarbonSettings
 from nipype_carbon.record.spool import write_record
 from tests.faults.helpers import run_cli

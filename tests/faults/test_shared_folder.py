@@ -22,7 +22,8 @@ import nipype.pipeline.engine as pe
 import pytest
 
 from nipype_carbon.cli.runtime import content_digest, runtime_files
-from nipype_carbon.record.session import load_session, session_files
+from nipype_carbon.record.reader import load_session
+from nipype_carbon.record.runs import session_files
 from tests.apps.test_app_run import REPO, carbon_run, clean_env
 from tests.faults.helpers import run_cli as run_in_process
 from tests.plugin.workflows import burn_node, fast

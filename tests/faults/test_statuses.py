@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nipype_carbon.record.session import load_session
+from nipype_carbon.record.reader import load_session
 from tests.faults.helpers import run_cli
 from tests.plugin.workflows import failing
 

@@ -149,7 +149,7 @@ def errors(carbon_dir: Path, **settings: Any) -> dict[str, float]:
     what the same run reports had it been given that calibration).
     """
     from nipype_carbon import attribute_energy, load_session
-    from nipype_carbon.record.session import session_files
+    from nipype_carbon.record.runs import session_files
 
     session = load_session(session_files(carbon_dir)[-1])
     session.settings.update(settings)

@@ -26,7 +26,7 @@ import pytest
 from nipype.interfaces.utility import Function
 
 from nipype_carbon import attribute_energy, load_session
-from nipype_carbon.record.session import session_files
+from nipype_carbon.record.runs import session_files
 from tests.fakes.powercap import FakeZone, LoadFollowingPowercap, LoadFollowingProcess
 from tests.faults.helpers import run_cli
 from tests.plugin import workflows

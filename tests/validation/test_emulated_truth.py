@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from nipype_carbon import attribute_energy, load_session
-from nipype_carbon.record.session import session_files
+from nipype_carbon.record.runs import session_files
 from tests.plugin import workflows
 from tests.validation.scenario import (
     IDLE_W,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nipype_carbon.record.session import session_files
+from nipype_carbon.record.runs import session_files
 from nipype_carbon.report import build_report
 from tests.plugin import workflows
 
