@@ -76,8 +76,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from dwi_pipeline.prepare_data import prepare
 
     from nipype_carbon.report.compare import compare_branches
-    from nipype_carbon.report.formats import projection
     from nipype_carbon.report.model import build_report
+    from nipype_carbon.report.sentences import projection
 
     scratch = Path(tempfile.mkdtemp(prefix="nipype-carbon-pipelines-"))
     data = scratch / "data"
@@ -95,10 +95,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     "steps": step_rows(report),
                     "alternatives": {s.step: s.energy_j for s in branches},
                     "verdicts": [s.verdict() for s in branches],
-                    "energy_j": report.totals["energy_j"],
-                    "emissions_g": report.totals["emissions_g"],
-                    "wall_time_s": report.totals["wall_time_s"],
-                    "cpu_s": report.totals["cpu_s"],
+                    "energy_j": report.totals.energy_j,
+                    "emissions_g": report.totals.emissions_g,
+                    "wall_time_s": report.totals.wall_time_s,
+                    "cpu_s": report.totals.cpu_s,
                     "method": report.how_obtained(),
                     "grid": f"{grid.region} ({grid.intensity_g_per_kwh:g} g/kWh, {grid.source})",
                     "pue": report.pue,

@@ -147,8 +147,8 @@ def test_the_example_run_keeps_the_contracts(summary):
     assert sum(1 for n in names if "._motion_correct" in n) == summary["bold_shape"][3]
     quebec = build_report(carbon, region="CA-QC")
     ratio = quebec.grid.intensity_g_per_kwh / report.grid.intensity_g_per_kwh
-    assert quebec.totals["energy_j"] == pytest.approx(report.totals["energy_j"])
-    assert quebec.totals["emissions_g"] == pytest.approx(report.totals["emissions_g"] * ratio)
+    assert quebec.totals.energy_j == pytest.approx(report.totals.energy_j)
+    assert quebec.totals.emissions_g == pytest.approx(report.totals.emissions_g * ratio)
 
 
 @needs_example_deps

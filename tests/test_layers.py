@@ -85,3 +85,67 @@ def test_measurement_keys_are_spelled_only_in_the_record_modules() -> None:
         for line, key in _spelled_keys(path)
     }
     assert spelled == {}, "read them through NodeRecord.measured and HostRecord's accessors"
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The project modules a module imports, at any depth of its code (lazy imports too)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found |= {n for n in names if n in modules}
+    return found
+
+
+def _project_modules() -> dict[str, Path]:
+    found = {}
+    for package in ("nipype_carbon", "pydra_carbon"):
+        for path in (REPO / package).rglob("*.py"):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """Not even lazily: a circle means two jobs share a file (split it) or a layer leaks."""
+    modules = _project_modules()
+    graph = {
+        name: {m for m in _imports(path, set(modules)) if m != name and not name.startswith(m + ".")}
+        for name, path in modules.items()
+    }
+    circles = []
+    for start in graph:
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    circles.append(" -> ".join((*trail, start)))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*trail, nxt)))
+    assert circles == []
+
+
+#: the report model's own modules: they build the Report from the session and its attribution
+REPORT_MODEL = {"model.py", "totals.py", "__init__.py"}
+
+
+def test_renderers_read_the_report_not_the_session_or_the_attribution() -> None:
+    import ast
+
+    reaching = []
+    for path in (REPO / "nipype_carbon" / "report").glob("*.py"):
+        if path.name in REPORT_MODEL:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("session", "result"):
+                reaching.append(f"{path.name}:{node.lineno} .{node.attr}")
+    assert reaching == [], "give the Report what the renderer needs"

@@ -26,8 +26,9 @@ from nipype_carbon.cli.options import (
 from nipype_carbon.files.safe import replace_file
 from nipype_carbon.record.runs import SessionError, choose_run
 from nipype_carbon.report.escape import visible
-from nipype_carbon.report.formats import render_console, renderer_for
+from nipype_carbon.report.formats import render_console
 from nipype_carbon.report.model import build_report
+from nipype_carbon.report.registry import renderer_for
 
 
 def parser() -> argparse.ArgumentParser:

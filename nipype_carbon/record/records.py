@@ -308,6 +308,11 @@ class HostRecord:
         return float(self.info["memory_total_b"])
 
     @property
+    def installed_memory_b(self) -> float:
+        """The host's memory as recorded, 0 when it was not (for what a report says)."""
+        return _float(self.info.get("memory_total_b"))
+
+    @property
     def logical_cpus(self) -> int:
         return int(self.info.get("logical_cpus", 1))
 

@@ -27,13 +27,13 @@ def runs_frame(reports: dict[str, Report]) -> pd.DataFrame:
     rows = [
         {
             "run": label,
-            "energy_j": r.totals["energy_j"],
-            "emissions_g": r.totals["emissions_g"],
-            "attributed_energy_j": r.totals["attributed_energy_j"],
-            "cpu_s": r.totals["cpu_s"],
-            "wall_time_s": r.totals["wall_time_s"],
-            "nodes": r.totals["nodes"],
-            "status": r.totals["run_status"],
+            "energy_j": r.totals.energy_j,
+            "emissions_g": r.totals.emissions_g,
+            "attributed_energy_j": r.totals.attributed_energy_j,
+            "cpu_s": r.totals.cpu_s,
+            "wall_time_s": r.totals.wall_time_s,
+            "nodes": r.totals.nodes,
+            "status": r.totals.run_status,
         }
         for label, r in reports.items()
     ]
@@ -84,12 +84,12 @@ def differences(reports: dict[str, Report]) -> list[str]:
             "CO2e is not comparable (energy is, being before PUE); give --pue",
         ),
         "host": (
-            lambda r: ", ".join(r.totals["hosts"]) or "no host",
+            lambda r: ", ".join(r.totals.hosts) or "no host",
             "energy depends on the machine: compare runs of one machine for a verdict on the "
             "pipelines",
         ),
         "method": (
-            lambda r: ", ".join(r.totals["methods"]) or "none",
+            lambda r: ", ".join(r.totals.methods) or "none",
             "measured and modelled energy differ in kind: compare like with like",
         ),
     }
@@ -111,9 +111,9 @@ def differences(reports: dict[str, Report]) -> list[str]:
 def incomplete(reports: dict[str, Report]) -> list[str]:
     """One line per run that did not complete (interrupted or failed)."""
     return [
-        f"{label}: run {r.totals['run_status_text']}"
+        f"{label}: run {r.totals.run_status_text}"
         for label, r in reports.items()
-        if r.totals["run_status"] != "complete"
+        if r.totals.run_status != "complete"
     ]
 
 
@@ -124,7 +124,7 @@ def verdict(reports: dict[str, Report], allow_incomplete: bool = False) -> str:
     or failed run used less energy because it did less work.
     """
     if not allow_incomplete:
-        left_out = [k for k, r in reports.items() if r.totals["run_status"] != "complete"]
+        left_out = [k for k, r in reports.items() if r.totals.run_status != "complete"]
         reports = {k: r for k, r in reports.items() if k not in left_out}
         if len(reports) < 2:
             return (
@@ -132,7 +132,7 @@ def verdict(reports: dict[str, Report], allow_incomplete: bool = False) -> str:
                 "used less energy only because it did less work (--allow-incomplete to weigh "
                 "it anyway)."
             )
-    totals = {label: r.totals["energy_j"] for label, r in reports.items()}
+    totals = {label: r.totals.energy_j for label, r in reports.items()}
     best = min(totals, key=lambda k: totals[k])
     worst = max(totals, key=lambda k: totals[k])
     if best == worst or totals[worst] <= 0:
@@ -141,7 +141,7 @@ def verdict(reports: dict[str, Report], allow_incomplete: bool = False) -> str:
     r = reports[best]
     return (
         f"{best} used the least energy: {energy(totals[best])} against {energy(totals[worst])} "
-        f"for {worst} ({percent(saving)} less; {emissions(r.totals['emissions_g'])} on "
+        f"for {worst} ({percent(saving)} less; {emissions(r.totals.emissions_g)} on "
         f"{r.grid.region})."
     )
 

@@ -1,6 +1,8 @@
-"""Text renderers of a report, chosen by name or by the output file's extension.
+"""Text renderers of a report: console, CSV, JSON, Markdown, and several runs at once.
 
-Every renderer has the same interface, ``render(report, **options) -> str | bytes``.
+Every renderer has the same interface, ``render(report, **options) -> str | bytes``, and
+is found by the output file's extension in :mod:`~nipype_carbon.report.registry`; the
+sentences they share are :mod:`~nipype_carbon.report.sentences`'.
 CSV and JSON follow the contracts in the user guide (columns ``node, interface,
 status, start, end, duration_s, cpu_s, energy_j, energy_cpu_j, energy_dram_j,
 energy_gpu_j, energy_idle_j, emissions_g, method``; JSON ``{"totals", "nodes"}``).
@@ -19,20 +21,22 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from nipype_carbon.report.escape import csv_cell, markdown_text, valid_unicode, visible
-from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
+from nipype_carbon.report.hotspots import top_nodes
 from nipype_carbon.report.methods import methods_paragraph
 from nipype_carbon.report.model import Report
+from nipype_carbon.report.sentences import (
+    advice_lines,
+    fault_lines,
+    header_lines,
+    projection,
+    status_lines,
+)
 from nipype_carbon.report.units import emissions, energy, percent
-
-Renderer = Callable[..., "str | bytes"]
 
 
 def render_csv(report: Report, **_: Any) -> str:
@@ -52,7 +56,7 @@ def render_json(report: Report, **_: Any) -> str:
         for i, value in enumerate(frame[column])
         if not math.isfinite(value)
     ]
-    data = _finite({"totals": report.totals, "nodes": nodes}, "", found)
+    data = _finite({"totals": report.totals.to_dict(), "nodes": nodes}, "", found)
     if found:
         data["totals"]["non_finite"] = found
     return json.dumps(data, indent=1, default=str, allow_nan=False)
@@ -71,150 +75,6 @@ def _finite(value: Any, where: str, found: list[str]) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
     return value
-
-
-def reuse_line(report: Report) -> str:
-    """What a run in which nothing ran did: how many nodes it reused, and what that avoided."""
-    reused = int((report.nodes["status"] == "cached").sum())
-    avoided = report.totals["energy_avoided_by_caching_j"]
-    what = (
-        f"energy avoided {energy(avoided)}, what an earlier run spent on them"
-        if avoided > 0
-        else "energy avoided unknown: the earlier run's session is not in this carbon directory"
-    )
-    return (
-        f"Nothing ran: {reused:,} node(s) reused ({what}); the scheduler spent "
-        f"{energy(report.scheduler_energy_j())} checking the cache."
-    )
-
-
-def projection(report: Report, subjects: int) -> str:
-    """The run as one subject, times a cohort (refused when nothing ran)."""
-    if report.nothing_ran:
-        return (
-            f"Projection to {subjects:,} subjects refused: nothing ran in this run (every node "
-            "was reused), so it says nothing about what a subject costs. Project from the run "
-            "that did the work (its session file), or rerun with a fresh base_dir."
-        )
-    e, g = report.totals["energy_j"] * subjects, report.totals["emissions_g"] * subjects
-    return (
-        f"Projection: {subjects:,} subjects x this run = {energy(e)}, {emissions(g)} "
-        f"(UK Biobank imaging: tens of thousands of subjects)"
-    )
-
-
-def reconciliation_line(report: Report) -> str:
-    """Where the run's energy went, each part with its share of the run's energy."""
-    parts = report.reconciliation.parts() if report.reconciliation else {}
-    total = report.totals["energy_j"]
-    shown = [
-        f"{name} {energy(value)} ({percent(value / total) if total > 0 else '-'})"
-        for name, value in parts.items()
-        if value > 0 or name == "nodes"
-    ]
-    line = "Where it went (shares of the run's energy): " + ", ".join(shown)
-    other = report.totals["other_processes_j"]
-    if other > 0:
-        line += (
-            f"; besides, other processes on the host spent {energy(other)} "
-            f"(not the run's; the host's meters read {energy(report.totals['host_energy_j'])})"
-        )
-    return line
-
-
-def status_lines(report: Report) -> list[str]:
-    """The run's status, and what is missing from it, one line each."""
-    t = report.totals
-    if t["run_status"] == "complete":
-        head = "Run complete"
-    else:
-        status, text = t["run_status"], t["run_status_text"]
-        head = (
-            f"Run {status.upper()}{text[len(status) :]}: the figures cover only what was "
-            "recorded, not the whole run"
-        )
-    return [head + "".join(f"; {note}" for note in t["run_notes"])]
-
-
-#: what a meter fault did, in the sentence that names it
-FAULT_ACTIONS = {
-    "dropped": "dropped",
-    "left out": "misread (the reading left out)",
-    "kept": "glitched (the readings kept, judged on the host's timeline)",
-}
-
-
-def fault_lines(report: Report) -> list[str]:
-    """One line per meter dropped during the run, and the energy modelled in its place."""
-    t = report.totals
-    lines = []
-    for fault in t["meter_faults"]:
-        when = time.strftime("%H:%M:%S", time.localtime(fault["t"])) if fault["t"] else "?"
-        what = FAULT_ACTIONS.get(fault.get("action", "dropped"), FAULT_ACTIONS["dropped"])
-        lines.append(
-            f"Meter fault: {fault['meter']} on {fault['host']} {what} at {when} in "
-            f"{fault['records']} record(s): {fault['reason']}"
-        )
-    lines += glitch_lines(report)
-    modelled = t["modelled_after_fault_j"]
-    if modelled > 0:
-        share = percent(modelled / t["energy_j"]) if t["energy_j"] > 0 else "-"
-        lines.append(
-            f"{energy(modelled)} ({share} of the run's energy) modelled where no meter could be "
-            "read or its readings could not be used"
-        )
-    return lines
-
-
-def glitch_lines(report: Report) -> list[str]:
-    """One line per kind of counter glitch of each domain (a jump, a reset, a freeze, no
-    reading): when first, for how long in all, and the energy modelled in its place."""
-    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for glitch in report.totals.get("counter_glitches", []):
-        key = (glitch["host"], glitch["domain"], glitch["what"])
-        grouped.setdefault(key, []).append(glitch)
-    lines = []
-    for (host, domain, what), found in grouped.items():
-        when = time.strftime("%H:%M:%S", time.localtime(found[0]["start"]))
-        span_s = sum(g["end"] - g["start"] for g in found)
-        times = f" ({len(found)} times)" if len(found) > 1 else ""
-        lines.append(
-            f"Counter glitch: {domain} on {host} {what} at {when}{times}: "
-            f"{span_s:.3g} s modelled ({energy(sum(g['modelled_j'] for g in found))})"
-        )
-    return lines
-
-
-def header_lines(report: Report) -> list[str]:
-    t, grid = report.totals, report.grid
-    where = "no region set: WORLD average" if t["region_is_default"] else grid.region
-    lines = [
-        *status_lines(report),
-        *fault_lines(report),
-        # energy is what the meters saw; PUE (the building's overhead) scales only the CO2e
-        f"Energy {energy(t['energy_j'])} (before PUE), {emissions(t['emissions_g'])} "
-        f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]; "
-        f"{report.how_obtained()}",
-        reconciliation_line(report),
-    ]
-    if report.nothing_ran:
-        lines.append(reuse_line(report))
-    if "model" in t["methods"]:
-        lines.append(
-            "Note: 'model' numbers are estimates from utilisation and rated power, "
-            "not measurements (nipype-carbon doctor says why)."
-        )
-    return lines
-
-
-def advice_lines(report: Report) -> list[str]:
-    """The advice, or a line saying the data point at nothing, then the run on other grids."""
-    advice = [a.message for a in advise(report)] or ["(nothing the data points at)"]
-    grids = other_grids(report)
-    elsewhere = ", ".join(
-        f"{r['region']} {emissions(r['emissions_g'])}" for r in grids.to_dict("records")
-    )
-    return [*advice, f"Same run elsewhere: {elsewhere}"]
 
 
 def render_console(report: Report, top: int = 10, subjects: int | None = None, **_: Any) -> str:
@@ -254,14 +114,14 @@ def render_runs(
     lines = [f"{len(reports)} workflow run(s) metered"]
     for report in reports:
         t = report.totals
-        workflow = report.session.metadata.get("workflow", "?")
+        workflow = report.metadata.get("workflow", "?")
         lines.append(
-            f"  {t['run_status']:<11} {energy(t['energy_j']):>9}  "
-            f"{emissions(t['emissions_g']):>13}  {t['nodes']:4d} node(s)  "
-            f"[{', '.join(t['methods']) or 'none'}]  {visible(workflow)}  "
-            f"({Path(str(report.session.path)).name})"
+            f"  {t.run_status:<11} {energy(t.energy_j):>9}  "
+            f"{emissions(t.emissions_g):>13}  {t.nodes:4d} node(s)  "
+            f"[{', '.join(t.methods) or 'none'}]  {visible(workflow)}  "
+            f"({report.session_name or 'None'})"
         )
-        if t["run_status"] != "complete" or t["run_notes"] or t["meter_faults"]:
+        if t.run_status != "complete" or t.run_notes or t.meter_faults:
             lines += [f"      {line}" for line in status_lines(report) + fault_lines(report)]
     for note in unmetered or []:
         lines.append(f"  NOT METERED: {note}")
@@ -269,9 +129,9 @@ def render_runs(
         lines.append(f"  NOT READ: {note}")
     if not reports:
         return "\n".join(visible(line) for line in lines) + "\n"
-    energy_j = sum(r.totals["energy_j"] for r in reports)
-    grams = sum(r.totals["emissions_g"] for r in reports)
-    incomplete = sum(r.totals["run_status"] != "complete" for r in reports)
+    energy_j = sum(r.totals.energy_j for r in reports)
+    grams = sum(r.totals.emissions_g for r in reports)
+    incomplete = sum(r.totals.run_status != "complete" for r in reports)
     lines.append(
         f"Total {energy(energy_j)} (before PUE), {emissions(grams)}, each run priced with its "
         "own grid and PUE"
@@ -355,28 +215,3 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
     if subjects:
         parts += ["## Projection", "", markdown_text(projection(report, subjects)), ""]
     return "\n".join(parts)
-
-
-RENDERERS: dict[str, Renderer] = {
-    ".csv": render_csv,
-    ".json": render_json,
-    ".md": render_markdown,
-    ".txt": render_console,
-}
-
-
-def renderer_for(path: str | Path) -> Renderer:
-    """The renderer for an output file, by its extension (html, svg and png included)."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".html":
-        from nipype_carbon.report.html import render_html
-
-        return render_html
-    if suffix in (".svg", ".png", ".dot"):
-        from nipype_carbon.report.graph import render_graph
-
-        return lambda report, **kw: render_graph(report, fmt=suffix[1:])
-    if suffix not in RENDERERS:
-        known = ", ".join(sorted([*RENDERERS, ".html", ".svg", ".png", ".dot"]))
-        raise ValueError(f"no renderer for {suffix or 'a file without extension'}; use {known}")
-    return RENDERERS[suffix]

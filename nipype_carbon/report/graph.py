@@ -158,18 +158,18 @@ def _oncolour_scale(unit: Unit) -> bool:
 def _defaults(report: Report) -> list[str]:
     totals, grid = report.totals, report.grid
     summary = (
-        f"{format_energy(totals['attributed_energy_j'])} attributed to nodes, "
-        f"{format_energy(totals['energy_j'])} in all ({report.how_obtained()}), "
-        f"{format_emissions(totals['emissions_g'])} CO2e"
+        f"{format_energy(totals.attributed_energy_j)} attributed to nodes, "
+        f"{format_energy(totals.energy_j)} in all ({report.how_obtained()}), "
+        f"{format_emissions(totals.emissions_g)} CO2e"
     )
     where = html_text(
         f"{grid.region} {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}"
         + (" (region unknown: world average)" if grid.is_default else "")
     )
-    workflow = str(report.session.metadata.get("workflow", "workflow"))
-    status = totals["run_status"]
+    workflow = str(report.metadata.get("workflow", "workflow"))
+    status = totals.run_status
     if status != "complete":
-        where += f"<BR/><B>run {html_text(totals['run_status_text'])}</B>: partial figures"
+        where += f"<BR/><B>run {html_text(totals.run_status_text)}</B>: partial figures"
     title = f"<B>{html_text(workflow)}</B>: {html_text(summary)}<BR/>{where}"
     return [
         f'  graph [fontname="Helvetica", fontsize=12, labelloc=t, newrank=true, nodesep=0.2, '

@@ -64,7 +64,7 @@ def graph_units(
     for entry in entries:
         _add_member(units, placed[entry["name"]], entry)
     edges: Counter[tuple[str, str]] = Counter()
-    pairs = [*report.session.edges] + [
+    pairs = [*report.edges] + [
         (e["parent"], e["name"]) for e in entries if e["kind"] == "child" and collapse == "none"
     ]
     for a, b in pairs:
@@ -88,7 +88,7 @@ def _entries(report: Report) -> list[dict[str, Any]]:
         path = str(workflow or row["workflow"] or _parent_path(parent or name))
         picked = {k: row[k] for k in ("status", "energy_j", "emissions_g", "method")}
         entries.append({**picked, "name": name, "kind": kind, "parent": parent, "path": path})
-    named = {n for edge in report.session.edges for n in edge} - set(rows)
+    named = {n for edge in report.edges for n in edge} - set(rows)
     entries += [
         {"name": n, "kind": "missing", "parent": "", "path": _parent_path(n), "status": "not run"}
         for n in sorted(named)

@@ -61,7 +61,7 @@ def other_grids(report: Report) -> pd.DataFrame:
     for code in GRID_EXAMPLES:
         grid = table.get(code)
         if grid is not None:
-            grams = report.emissions_g(report.totals["energy_j"], grid)
+            grams = report.emissions_g(report.totals.energy_j, grid)
             rows.append(
                 {
                     "region": code,
@@ -100,8 +100,8 @@ def _underused_cores(report: Report) -> list[Advice]:
 
 
 def _idle_share(report: Report) -> list[Advice]:
-    idle_j = report.totals["unattributed_by_kind_j"].get("idle", 0.0)
-    total_j = report.totals["energy_j"]
+    idle_j = report.totals.unattributed_by_kind_j.get("idle", 0.0)
+    total_j = report.totals.energy_j
     if total_j <= 0 or idle_j / total_j < IDLE_DOMINATES:
         return []
     return [
@@ -133,7 +133,7 @@ def _failed(report: Report) -> list[Advice]:
 
 
 def _caching(report: Report) -> list[Advice]:
-    avoided = report.totals["energy_avoided_by_caching_j"]
+    avoided = report.totals.energy_avoided_by_caching_j
     if avoided <= 0:
         return []
     cached = int((report.nodes["status"] == "cached").sum())

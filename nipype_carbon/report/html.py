@@ -36,11 +36,11 @@ import pandas as pd
 
 from nipype_carbon.report.equivalents import CAR_EU_G_PER_KM
 from nipype_carbon.report.escape import markup, valid_unicode
-from nipype_carbon.report.formats import fault_lines, reuse_line
 from nipype_carbon.report.hotspots import advise, top_nodes
 from nipype_carbon.report.html_assets import CSS, SCRIPT
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.power_timeline import timeline_svg
+from nipype_carbon.report.sentences import fault_lines, reuse_line
 from nipype_carbon.report.units import duration, energy, grams, percent
 
 DATA_ID = "nipype-carbon-data"
@@ -85,18 +85,19 @@ def report_data(report: Report) -> dict[str, Any]:
             "duration_s": h.duration_s,
             "warnings": h.warnings,
         }
-        for name, h in report.result.hosts.items()
+        for name, h in report.hosts.items()
+        if h.attributed
     }
     return {
         "format": "nipype-carbon-report",
         "version": 1,
-        "totals": _plain(report.totals),
-        "metadata": _plain(report.session.metadata),
-        "tool": _plain(getattr(report.session, "tool", {})),
+        "totals": _plain(report.totals.to_dict()),
+        "metadata": _plain(report.metadata),
+        "tool": _plain(report.tool),
         "hosts": _plain(hosts),
         "nodes": _frame(report.nodes),
         "interfaces": _frame(report.interfaces()),
-        "edges": _plain(report.session.edges),
+        "edges": _plain(report.edges),
     }
 
 
@@ -147,11 +148,11 @@ def _methods_note(methods: list[str]) -> str:
 def _status_note(report: Report) -> str:
     """The run's status: a line when complete, an alert when it is not."""
     t = report.totals
-    notes = "".join(f"; {markup(n)}" for n in t["run_notes"])
-    if t["run_status"] == "complete":
+    notes = "".join(f"; {markup(n)}" for n in t.run_notes)
+    if t.run_status == "complete":
         return f'<p class="sub" id="nc-run-status">Run complete{notes}.</p>'
     return (
-        f'<p class="alert" id="nc-run-status"><b>Run {markup(t["run_status_text"])}.</b> '
+        f'<p class="alert" id="nc-run-status"><b>Run {markup(t.run_status_text)}.</b> '
         f"The figures cover only what was recorded, not the whole run{notes}.</p>"
     )
 
@@ -168,45 +169,45 @@ def _region_note(is_default: bool) -> str:
 
 def _cards(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
-    where = "world average" if t["region_is_default"] else grid.region
+    where = "world average" if t.region_is_default else grid.region
     unattributed = ", ".join(
         f"{markup(k)} {energy(v)}"
-        for k, v in t["unattributed_by_kind_j"].items()
-        if v > 1e-9 * t["energy_j"]
+        for k, v in t.unattributed_by_kind_j.items()
+        if v > 1e-9 * t.energy_j
     )
-    kwh = "" if energy(t["energy_j"]).endswith("kWh") else f"{t['energy_j'] / 3.6e6:.3g} kWh "
-    statuses = ", ".join(f"{v:,} {markup(str(k))}" for k, v in t["nodes_by_status"].items())
-    hosts = t["hosts"]
+    kwh = "" if energy(t.energy_j).endswith("kWh") else f"{t.energy_j / 3.6e6:.3g} kWh "
+    statuses = ", ".join(f"{v:,} {markup(str(k))}" for k, v in t.nodes_by_status.items())
+    hosts = t.hosts
     return [
-        _card("Energy", energy(t["energy_j"]), f"{kwh}{markup(report.how_obtained())}; "
-              f"{energy(t['attributed_energy_j'])} to nodes; not attributed: "
-              f"{unattributed or 'none'} (idle {markup(t['idle'])})"),
-        _card("CO2e", grams(t["emissions_g"]), _equivalent(t["emissions_g"])),
-        _card("Grid", markup(where), f"{markup(grid.name)}, {t['intensity_g_per_kwh']:g} "
-              f"gCO2e/kWh ({markup(t['intensity_source'])})"),
-        _card("PUE", f"{t['pue']:.2f}", "1.00 for a workstation; data centres about 1.56"),
-        _card("Run", duration(t["wall_time_s"]), f"{t['cpu_s']:,.1f} CPU s; {t['nodes']:,} nodes "
+        _card("Energy", energy(t.energy_j), f"{kwh}{markup(report.how_obtained())}; "
+              f"{energy(t.attributed_energy_j)} to nodes; not attributed: "
+              f"{unattributed or 'none'} (idle {markup(t.idle)})"),
+        _card("CO2e", grams(t.emissions_g), _equivalent(t.emissions_g)),
+        _card("Grid", markup(where), f"{markup(grid.name)}, {t.intensity_g_per_kwh:g} "
+              f"gCO2e/kWh ({markup(t.intensity_source)})"),
+        _card("PUE", f"{t.pue:.2f}", "1.00 for a workstation; data centres about 1.56"),
+        _card("Run", duration(t.wall_time_s), f"{t.cpu_s:,.1f} CPU s; {t.nodes:,} nodes "
               f"({statuses}); {len(hosts)} host(s): {markup(', '.join(hosts[:5]))}"
               + (" ..." if len(hosts) > 5 else "")),
-        _card("Method", _methods(t["methods"]), "how the energy was obtained"),
+        _card("Method", _methods(t.methods), "how the energy was obtained"),
     ]  # fmt: skip
 
 
 def header(report: Report) -> str:
     """Title, the totals as cards, and the region and method warnings."""
-    meta, session = report.session.metadata, report.session
-    name = markup(str(meta.get("workflow") or "workflow"))
-    created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(session.created))
+    meta = report.metadata
+    name = markup(report.workflow or "workflow")
+    created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(report.created))
     run = " ".join(markup(str(meta[k])) for k in ("engine", "plugin") if meta.get(k))
-    version = markup(str(getattr(session, "tool", {}).get("version", "")))
+    version = markup(str(report.tool.get("version", "")))
     return (
         f'<header><h1>Energy and carbon: {name}</h1><p class="sub">{run} run, session '
         f"created {created}; nipype-carbon {version}</p></header>"
         + _status_note(report)
         + "".join(f'<p class="alert nc-fault">{markup(line)}</p>' for line in fault_lines(report))
         + f'<section class="cards" id="nc-totals">{"".join(_cards(report))}</section>'
-        + _region_note(bool(report.totals["region_is_default"]))
-        + _methods_note(report.totals["methods"])
+        + _region_note(bool(report.totals.region_is_default))
+        + _methods_note(report.totals.methods)
         + (f'<p class="alert" id="nc-nothing-ran">{markup(reuse_line(report))}</p>'
            if report.nothing_ran else "")
     )  # fmt: skip
@@ -234,7 +235,7 @@ def nodes_table(report: Report, top: int) -> str:
     The host column is shown only for runs on several hosts (one host is in the Run card), so
     that the table fits a 900 px window.
     """
-    hosts = len(report.totals["hosts"]) > 1
+    hosts = len(report.totals.hosts) > 1
     rows = []
     for i, r in enumerate(top_nodes(report, top).to_dict("records"), start=1):
         interface = str(r["interface"])
@@ -325,7 +326,7 @@ def render_html(report: Report, top: int = 25, graph_max_nodes: int = 20_000, **
     """
     n_nodes, n_ifaces = len(report.nodes), len(report.interfaces())
     n_work = int((report.nodes["kind"] != "mapnode").sum()) if n_nodes else 0
-    title = markup(str(report.session.metadata.get("workflow") or "workflow"))
+    title = markup(report.workflow or "workflow")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'

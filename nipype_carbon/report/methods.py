@@ -22,8 +22,8 @@ MEASURED = {
 
 
 def _model_details(report: Report) -> dict[str, Any]:
-    for host in report.session.hosts.values():
-        constants = host.model_constants()
+    for host in report.hosts.values():
+        constants = host.model
         if constants is not None:
             return {
                 k: v
@@ -58,7 +58,7 @@ def component_sentence(component: str, method: str, model: dict[str, Any]) -> st
 
 
 def hardware(report: Report) -> str:
-    hosts = list(report.session.hosts.values())
+    hosts = [h for h in report.hosts.values() if h.recorded]
     if not hosts:
         return "unrecorded hardware"
     host = hosts[0]
@@ -81,29 +81,20 @@ def methods_paragraph(report: Report) -> str:
         if grid.is_default
         else f"{grid.name} ({grid.region})"
     )
-    version = report.session.tool.get("version", "?")
+    version = report.tool_version
     return (
         f"Energy use was profiled per workflow node with nipype-carbon {version}. "
         + "".join(p[0].upper() + p[1:] + ". " for p in parts)
         + "CPU and memory energy was attributed to each node by its share of busy CPU time "
         "and of resident memory in each sampling interval; baseline (idle) power was "
-        + (
-            "reported separately. "
-            if totals["idle"] == "separate"
-            else "shared among running nodes. "
-        )
-        + f"The workflow ran on {hardware(report)} for {duration(totals['wall_time_s'])} and used "
-        f"{energy(totals['energy_j'])} ({totals['energy_j'] / 3.6e6:.3g} kWh). With a carbon "
+        + ("reported separately. " if totals.idle == "separate" else "shared among running nodes. ")
+        + f"The workflow ran on {hardware(report)} for {duration(totals.wall_time_s)} and used "
+        f"{energy(totals.energy_j)} ({totals.energy_j / 3.6e6:.3g} kWh). With a carbon "
         f"intensity of {grid.intensity_g_per_kwh:g} gCO2e/kWh for {region} "
         f"({grid.source}{', ' + grid.year if grid.year else ''}) and a PUE of {report.pue:g}, this "
-        f"corresponds to {emissions(totals['emissions_g'])}, {sentence(totals['emissions_g'])}."
+        f"corresponds to {emissions(totals.emissions_g)}, {sentence(totals.emissions_g)}."
     )
 
 
 def _component_methods(report: Report) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for node in report.result.nodes.values():
-        for component, method in node.methods.items():
-            if found.get(component) not in MEASURED:
-                found[component] = method
-    return found
+    return report.component_methods

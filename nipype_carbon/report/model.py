@@ -9,7 +9,6 @@ meter or an engine.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,14 @@ import pandas as pd
 
 from nipype_carbon.analyse.attribution import AttributionResult, attribute_energy
 from nipype_carbon.analyse.carbon import emissions_g
+from nipype_carbon.analyse.host_timeline import HostTimeline
 from nipype_carbon.analyse.reconcile import Reconciliation, reconcile
 from nipype_carbon.analyse.reuse import cached_energy_sources, energy_avoided_by_caching
 from nipype_carbon.record.reader import earlier_runs, load_session
+from nipype_carbon.record.records import ModelConstants
 from nipype_carbon.record.session import Session
 from nipype_carbon.reference.grids import GridIntensity, check_pue, resolve_intensity
+from nipype_carbon.report.totals import Totals, compute_totals
 
 logger = logging.getLogger("nipype_carbon.report")
 
@@ -63,16 +65,69 @@ EXTRA_COLUMNS = [
 
 
 @dataclass
+class ReportHost:
+    """A host the run used, as a report shows it: what it is, what its meters measured, how
+    its baseline was found, and its merged timeline (for charts of power over time)."""
+
+    name: str
+    cpu_model: str | None = None
+    logical_cpus: int = 1
+    memory_total_b: float = 0.0
+    #: the constants of its model meter, if it had one
+    model: ModelConstants | None = None
+    #: per component: what its meters measured over the run, and what nobody got
+    measured_j: dict[str, float] = field(default_factory=dict)
+    unattributed_j: dict[str, float] = field(default_factory=dict)
+    baseline_power_w: dict[str, float] = field(default_factory=dict)
+    baseline_method: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    timeline: HostTimeline | None = field(default=None, repr=False)
+    #: whether the session holds the host's record (its facts and meters), and whether
+    #: attribution split its energy (it measured a node)
+    recorded: bool = True
+    attributed: bool = False
+
+
+@dataclass
 class Report:
-    """A session with its attribution and carbon settings, ready to render."""
+    """A session attributed and priced, with everything a renderer reads.
+
+    Renderers read this model only (never ``session`` or ``result``, which the model
+    keeps for callers that analyse further): the node table, the totals, the run's
+    workflow, edges, hosts and the tool that recorded it.
+    """
 
     session: Session
     result: AttributionResult
     grid: GridIntensity
     pue: float
     nodes: pd.DataFrame
-    totals: dict[str, Any] = field(default_factory=dict)
+    totals: Totals = field(default_factory=Totals)
     reconciliation: Reconciliation | None = None
+    #: the workflow's name (empty when unrecorded), the engine's, the session's own metadata
+    workflow: str = ""
+    engine: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: when the session was created (epoch s), its file, and the nipype-carbon that recorded it
+    created: float = 0.0
+    path: Path | None = None
+    tool: dict[str, Any] = field(default_factory=dict)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    hosts: dict[str, ReportHost] = field(default_factory=dict)
+    #: per component, how it was obtained (a measuring method wherever one was used)
+    component_methods: dict[str, str] = field(default_factory=dict)
+    #: what the engine calls a node run over many inputs, and its parts
+    split_names: tuple[str, str] = ("MapNode", "children")
+
+    @property
+    def tool_version(self) -> str:
+        return str(self.tool.get("version", "?"))
+
+    @property
+    def session_name(self) -> str:
+        """The session file's name (empty for a session in memory)."""
+        return self.path.name if self.path is not None else ""
 
     def emissions_g(self, energy_j: float, grid: GridIntensity | None = None) -> float:
         """Grams CO2e of ``energy_j`` with this report's PUE, on its grid or on ``grid``."""
@@ -115,15 +170,6 @@ class Report:
         work = self.nodes[self.nodes["kind"] != "orchestration"]
         return not work.empty and bool((work["status"] == "cached").all())
 
-    @property
-    def split_names(self) -> tuple[str, str]:
-        """What the engine calls a node run over many inputs, and its parts: a Nipype
-        ("MapNode", "children"), a Pydra split task ("split task", "states")."""
-        pydra = self.session.metadata.get("engine") == "pydra" or any(
-            "state_index" in r.extra or "task_type" in r.extra for r in self.session.nodes.values()
-        )
-        return ("split task", "states") if pydra else ("MapNode", "children")
-
     def scheduler_energy_j(self) -> float:
         """Energy of the driving process (the scheduler's record)."""
         return float(self.nodes.loc[self.nodes["kind"] == "orchestration", "energy_j"].sum())
@@ -145,11 +191,74 @@ def build_report(
     pue = check_pue(pue if pue is not None else recorded.pue)
     idle = idle or recorded.idle
     result = attribute_energy(session, idle=idle, exclusive_host=recorded.exclusive_host)
-    report = Report(session, result, grid, pue, pd.DataFrame())
-    report.reconciliation = reconcile(session, result)
+    report = Report(
+        session,
+        result,
+        grid,
+        pue,
+        pd.DataFrame(),
+        reconciliation=reconcile(session, result),
+        workflow=str(session.metadata.get("workflow") or ""),
+        engine=str(session.metadata.get("engine") or ""),
+        metadata=dict(session.metadata),
+        created=float(session.created),
+        path=Path(session.path) if session.path is not None else None,
+        tool=dict(session.tool) if isinstance(session.tool, dict) else {},
+        edges=list(session.edges),
+        hosts=_hosts(session, result),
+        component_methods=_component_methods(result),
+        split_names=_split_names(session),
+    )
     report.nodes = node_frame(report)
-    report.totals = totals(report)
+    avoided = energy_avoided_by_caching(session, _earlier_sessions(session), result.idle)
+    assert report.reconciliation is not None
+    report.totals = compute_totals(
+        session, result, report.reconciliation, report.nodes, grid, pue, avoided
+    )
     return report
+
+
+def _hosts(session: Session, result: AttributionResult) -> dict[str, ReportHost]:
+    """Every host the run measured on, and every host it recorded."""
+    hosts = {}
+    for name in [*result.hosts, *(h for h in session.hosts if h not in result.hosts)]:
+        record, energy = session.hosts.get(name), result.hosts.get(name)
+        host = ReportHost(name, recorded=record is not None)
+        if record is not None:
+            host.cpu_model, host.logical_cpus = record.cpu_model, record.logical_cpus
+            host.memory_total_b = record.installed_memory_b
+            host.model = record.model_constants()
+        if energy is not None:
+            host.attributed = True
+            host.measured_j, host.unattributed_j = energy.measured_j, energy.unattributed_j
+            host.baseline_power_w, host.baseline_method = (
+                energy.baseline_power_w,
+                energy.baseline_method,
+            )
+            host.duration_s, host.warnings = energy.duration_s, energy.warnings
+            host.timeline = energy.timeline
+        hosts[name] = host
+    return hosts
+
+
+def _component_methods(result: AttributionResult) -> dict[str, str]:
+    """Per component, a measuring method wherever a node had one, else the model's."""
+    found: dict[str, str] = {}
+    for node in result.nodes.values():
+        for component, method in node.methods.items():
+            current = found.get(component)
+            if current is None or "model" in current:  # a purely measured method wins
+                found[component] = method
+    return found
+
+
+def _split_names(session: Session) -> tuple[str, str]:
+    """What the engine calls a node run over many inputs, and its parts: a Nipype
+    ("MapNode", "children"), a Pydra split task ("split task", "states")."""
+    pydra = session.metadata.get("engine") == "pydra" or any(
+        "state_index" in r.extra or "task_type" in r.extra for r in session.nodes.values()
+    )
+    return ("split task", "states") if pydra else ("MapNode", "children")
 
 
 def node_frame(report: Report) -> pd.DataFrame:
@@ -235,35 +344,6 @@ def interface_frame(nodes: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
-#: the figures of a fault's reason (left out when telling one fault from another)
-_FIGURES = re.compile(r"\d[\d.e+-]*")
-
-
-def meter_faults(report: Report) -> list[dict[str, Any]]:
-    """Each meter dropped while the run was measured: where, when first, why, in how many
-    records. One meter failing alike in several processes is one fault (the reasons may
-    differ in their figures: the same jump seen over 0.25 s or 0.251 s); the first says why."""
-    found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for record in report.session.nodes.values():
-        for fault in record.measured.faults if record.measured is not None else []:
-            key = (record.host, fault.meter, _FIGURES.sub("#", fault.reason), fault.action)
-            entry = found.setdefault(
-                key,
-                {
-                    "host": key[0],
-                    "meter": key[1],
-                    "reason": fault.reason,
-                    "action": fault.action,
-                    "t": fault.t,
-                    "records": 0,
-                },
-            )
-            entry["records"] += 1
-            if fault.t is not None and (entry["t"] is None or fault.t < entry["t"]):
-                entry["t"], entry["reason"] = fault.t, fault.reason
-    return sorted(found.values(), key=lambda f: f["t"] or 0.0)
-
-
 def _earlier_sessions(session: Session) -> dict[str, Session]:
     """The earlier sessions that spent the energy of this run's cached nodes, by file name
     (those that can no longer be read are left out)."""
@@ -272,51 +352,3 @@ def _earlier_sessions(session: Session) -> dict[str, Session]:
     names = sorted(set(cached_energy_sources(session).values()))
     paths = [Path(session.path).parent / name for name in names]
     return {path.name: earlier for path, earlier in earlier_runs(paths)}
-
-
-def totals(report: Report) -> dict[str, Any]:
-    """The JSON contract's totals: the run's and the host's energy, its parts, emissions, grid."""
-    result, grid = report.result, report.grid
-    parts = report.reconciliation or reconcile(report.session, result)
-    energy_j = parts.run_energy_j
-    nodes = report.nodes
-    starts, ends = nodes["start"], nodes["end"]
-    session = report.session
-    return {
-        "meter_faults": meter_faults(report),
-        # measured domains modelled where their readings could not be used (analyse.counters)
-        "modelled_after_fault_j": sum(
-            g["modelled_j"] for h in result.hosts.values() for g in h.glitches
-        ),
-        "counter_glitches": [
-            {"host": name, **g} for name, h in sorted(result.hosts.items()) for g in h.glitches
-        ],
-        "run_status": session.status,
-        "run_status_text": session.status_text(),
-        "run_notes": session.problems(),
-        # the run's energy: the host's less other processes; the nodes' energy_j add up to it
-        "energy_j": energy_j,
-        "host_energy_j": result.energy_j,
-        "other_processes_j": parts.other_processes_j,
-        "attributed_energy_j": result.attributed_energy_j,
-        "unattributed_energy_j": result.unattributed_energy_j,
-        "unattributed_by_kind_j": result.unattributed_by_kind_j(),
-        # the parts of energy_j: nodes, engine overhead, baseline, unclaimed memory
-        "reconciliation_j": parts.to_dict(),
-        "emissions_g": report.emissions_g(energy_j),
-        "energy_avoided_by_caching_j": energy_avoided_by_caching(
-            report.session, _earlier_sessions(report.session), result.idle
-        ),
-        "intensity_g_per_kwh": grid.intensity_g_per_kwh,
-        "pue": report.pue,
-        "region": grid.region,
-        "region_is_default": grid.is_default,
-        "intensity_source": grid.source,
-        "idle": result.idle,
-        "nodes": len(nodes),
-        "nodes_by_status": {k: int(v) for k, v in nodes["status"].value_counts().items()},
-        "wall_time_s": float(ends.max() - starts.min()) if len(nodes) else 0.0,
-        "cpu_s": float(nodes["cpu_s"].sum()),
-        "methods": sorted(set(nodes["method"]) - {"none"}),
-        "hosts": sorted(result.hosts),
-    }

@@ -1,7 +1,7 @@
 """Power over time above a Gantt of the nodes: an SVG written by hand.
 
 Top: one panel per host (the ``max_hosts`` that used the most energy), the
-host's power from the merged timeline attribution split (``report.result.hosts``),
+host's power from the merged timeline attribution split (``report.hosts``),
 stacked by component (CPU, memory, GPU) in watts. Power is resampled to the
 plot's pixel columns from the cumulative energy, so the area under the curve
 is the energy measured. Below: the scheduler's own row, then the nodes, each
@@ -43,7 +43,7 @@ STYLE = (
 
 def host_power_w(report: Report, host: str, edges_t: np.ndarray) -> dict[str, np.ndarray]:
     """Mean power of each component of ``host`` in each bin between ``edges_t``, in watts."""
-    timeline = report.result.hosts[host].timeline
+    timeline = report.hosts[host].timeline
     power: dict[str, np.ndarray] = {}
     if timeline is None or len(timeline.t) < 2:
         return power
@@ -209,8 +209,9 @@ def _notes(report: Report, rows: list[Row], how: str, prefix: str, hidden_hosts:
 
 def _hosts(report: Report, max_hosts: int) -> tuple[list[str], int]:
     """The hosts to draw (most energy first) and how many more there were."""
-    measured = {h: sum(e.measured_j.values()) for h, e in report.result.hosts.items()}
-    hosts = sorted((h for h in measured if h in report.session.hosts), key=lambda h: -measured[h])
+    drawn = {h: e for h, e in report.hosts.items() if e.recorded and e.attributed}
+    measured = {h: sum(e.measured_j.values()) for h, e in drawn.items()}
+    hosts = sorted(measured, key=lambda h: -measured[h])
     return hosts[:max_hosts], max(len(hosts) - max_hosts, 0)
 
 
@@ -218,7 +219,7 @@ def _power_panels(svg: _Svg, report: Report, hosts: list[str], y: float) -> floa
     """The power legend and one panel per host; returns the y below them."""
     methods: dict[str, str] = {}
     for host in hosts:
-        timeline = report.result.hosts[host].timeline
+        timeline = report.hosts[host].timeline
         domains = timeline.domains.values() if timeline is not None else ()
         methods.update({d.component: d.method for d in domains})
     _power_legend(svg, y, methods)

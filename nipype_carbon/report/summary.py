@@ -28,11 +28,11 @@ def summary_text(report: Report, top: int = 5) -> str:
     """The run's header lines and its ``top`` hottest nodes, each line safe for a terminal
     (:func:`~nipype_carbon.report.escape.visible`)."""
     from nipype_carbon.report.escape import visible
-    from nipype_carbon.report.formats import header_lines
     from nipype_carbon.report.hotspots import top_nodes
+    from nipype_carbon.report.sentences import header_lines
     from nipype_carbon.report.units import emissions, energy
 
-    lines = [f"nipype-carbon: {report.totals['nodes']} node(s)", *header_lines(report)]
+    lines = [f"nipype-carbon: {report.totals.nodes} node(s)", *header_lines(report)]
     for row in top_nodes(report, top).to_dict("records"):
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "

@@ -273,7 +273,7 @@ def test_json_output_is_strict_when_a_figure_is_not_finite(tmp_path: Path) -> No
 
     path = _write(tmp_path, "".join(json.dumps(line) + "\n" for line in valid_lines()))
     report = build_report(path)
-    report.totals["emissions_g"] = float("inf")  # as a huge energy times intensity would give
+    report.totals.emissions_g = float("inf")  # as a huge energy times intensity would give
     report.nodes.loc[0, "energy_j"] = float("nan")
     data = json.loads(
         render_json(report), parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}")

@@ -136,7 +136,7 @@ def test_a_rerun_records_cached_nodes_and_where_their_energy_was_spent(
     report, paid = build_report(second), build_report(first)
     reused = ("known.burn_a", "known.burn_b", "known.cli", "known.after")
     spent_j = paid.nodes.set_index("node").loc[list(reused), "energy_j"].sum()
-    assert report.totals["energy_avoided_by_caching_j"] == pytest.approx(spent_j)
+    assert report.totals.energy_avoided_by_caching_j == pytest.approx(spent_j)
     text = render_console(report, subjects=40_000)
     assert f"Nothing ran: 4 node(s) reused (energy avoided {energy(spent_j)}," in text
     assert "Projection to 40,000 subjects refused" in text and "x this run" not in text

@@ -69,7 +69,7 @@ def test_report_renders_a_pydra_session(pydra_carbon_dir: Path) -> None:
     assert nodes.loc["KnownCosts.burn_a", "energy_j"] > 0
     assert nodes.loc["KnownCosts.burn_s", "kind"] == "mapnode"
     assert nodes.loc["KnownCosts.burn_s[0]", "mapnode_parent"] == "KnownCosts.burn_s"
-    assert report.totals["region"] == "GB" and report.totals["nodes"] == len(report.nodes)
+    assert report.totals.region == "GB" and report.totals.nodes == len(report.nodes)
     interfaces = report.interfaces()
     assert "tests.pydra.Burn" in set(interfaces["interface"])
 

@@ -101,15 +101,15 @@ def test_json_totals_reconcile_the_run_by_hand(run: Path) -> None:
 
 def test_another_region_scales_emissions_by_the_intensity_ratio(run: Path) -> None:
     gb, qc = build_report(run), build_report(run, region="CA-QC")
-    assert qc.totals["energy_j"] == pytest.approx(gb.totals["energy_j"])
+    assert qc.totals.energy_j == pytest.approx(gb.totals.energy_j)
     ratio = qc.grid.intensity_g_per_kwh / gb.grid.intensity_g_per_kwh
-    assert qc.totals["emissions_g"] == pytest.approx(gb.totals["emissions_g"] * ratio)
+    assert qc.totals.emissions_g == pytest.approx(gb.totals.emissions_g * ratio)
     assert list(qc.nodes["emissions_g"]) == pytest.approx(list(gb.nodes["emissions_g"] * ratio))
 
 
 def test_no_region_says_world_average(run: Path, tmp_path: Path) -> None:
     report = build_report(run, region="WORLD")
-    assert not report.totals["region_is_default"]
+    assert not report.totals.region_is_default
     session = build_session([NodeSpec("a", 0, 1, 1, 2)])
     path = session.save(tmp_path / "plain.jsonl")
     assert "no region set" in render_markdown(build_report(path))
