@@ -27,8 +27,8 @@ from nipype_carbon.measure.meters.base import MeterInfo
 from nipype_carbon.record.records import HostRecord, NodeRecord
 from nipype_carbon.record.session import Session
 from nipype_carbon.report import build_report
-from nipype_carbon.report.graph import graph_dot, render_graph
 from nipype_carbon.report.graph_layout import graph_units
+from nipype_carbon.report.graphviz import graph_dot, render_graph
 
 HOST, IDLE_W, J_PER_CPU_S, DRAM_W = "bench", 20.0, 6.0, 5.0
 

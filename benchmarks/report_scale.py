@@ -250,7 +250,7 @@ def _optional_steps(report: Report, results: dict[str, float]) -> None:
 
 def _graph(report: Report, results: dict[str, float]) -> None:
     try:
-        from nipype_carbon.report.graph import render_graph
+        from nipype_carbon.report.graphviz import render_graph
     except ImportError as err:
         print(f"graph: not available ({err})")
         return

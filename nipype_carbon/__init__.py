@@ -19,7 +19,7 @@ without importing it).
 from __future__ import annotations
 
 from nipype_carbon._version import __version__ as __version__
-from nipype_carbon.plugin.hook import install as _install_nipype_plugins
+from nipype_carbon.plugin.names import install as _install_nipype_plugins
 
 #: not ``typing.TYPE_CHECKING``: this module loads at every interpreter start-up, and
 #: importing ``typing`` alone costs more than all of nipype-carbon's start-up

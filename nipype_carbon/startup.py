@@ -26,31 +26,18 @@ import os
 #: (``record.settings.RUN_VARIABLE``, not imported: start-up stays light)
 RUN_VARIABLE = "NIPYPE_CARBON_RUN"
 
-NIPYPE_WORKFLOWS = "nipype.pipeline.engine.workflows"
-PYDRA_SUBMITTER = "pydra.engine.submitter"
-
-
-def _patch_nipype(module: object) -> None:
-    from nipype_carbon.plugin.apprun import patch_workflow
-
-    patch_workflow(module)  # type: ignore[arg-type]
-
-
-def _patch_pydra(module: object) -> None:
-    from pydra_carbon.apprun import patch_submitter
-
-    patch_submitter(module)  # type: ignore[arg-type]
-
 
 def boot() -> None:
-    """Register the plugin names; under ``nipype-carbon run``, meter every run."""
+    """Register the plugin names; under ``nipype-carbon run``, meter every run of every
+    engine adapter (:data:`nipype_carbon.adapters.ADAPTERS`)."""
     import nipype_carbon  # noqa: F401 - registers the Carbon plugin names when nipype loads
 
     if os.environ.get(RUN_VARIABLE):
         from nipype_carbon._importhook import after_import
+        from nipype_carbon.adapters import ADAPTERS
 
-        after_import(NIPYPE_WORKFLOWS, _patch_nipype)
-        after_import(PYDRA_SUBMITTER, _patch_pydra)
+        for adapter in ADAPTERS:
+            after_import(adapter.engine_module, adapter.patch_engine)
 
 
 try:

@@ -7,7 +7,9 @@ submitter module is imported. From then on a ``Submitter(worker=W, ...)`` gets a
 (a name, a Worker class with the script's keywords, or a Worker object); a
 carbon worker is left as it is. The carbon settings come from the
 ``NIPYPE_CARBON_*`` variables the command set. A submitter whose worker cannot
-be wrapped still works, unmetered, with a warning.
+be wrapped still works, unmetered, with a warning and a note in the carbon
+directory (:func:`~nipype_carbon.record.runs.leave_unmetered_note`), so the
+command's report lists it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 from types import ModuleType
 from typing import Any
 
 from nipype_carbon.record.noderun import inside_node
+from nipype_carbon.record.runs import leave_unmetered_note
+from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE
 
 logger = logging.getLogger("pydra.carbon")
 
@@ -40,6 +45,13 @@ def patch_submitter(module: ModuleType) -> None:
             args, kwargs = carbon_arguments(signature, self, args, kwargs)
         except Exception as err:  # the script's submitter works, unmetered and said so
             logger.warning("pydra-carbon: submitter not metered: %s", err)
+            leave_unmetered_note(
+                os.environ.get(f"{ENV_PREFIX}CARBON_DIR"),
+                os.environ.get(RUN_VARIABLE),
+                "pydra submitter",
+                err,
+                engine="pydra",
+            )
         original(self, *args, **kwargs)
 
     __init__._nipype_carbon = True  # type: ignore[attr-defined]

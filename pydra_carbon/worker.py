@@ -6,7 +6,7 @@ do what it always does. Every leaf job it is handed carries a metered ``run``
 (:mod:`pydra_carbon.metered`), so the task is measured where it runs; each
 top-level submission gets a session (:mod:`pydra_carbon.recorder`); workflow
 jobs, which Pydra runs in the submitting process, add the graph
-(:mod:`pydra_carbon.graph`).
+(:mod:`pydra_carbon.workflows`).
 
 A plain subclass of Pydra's ``Worker``, not an ``attrs`` class: the worker is
 pickled with every job (the job keeps its submitter) and an ``attrs`` subclass
@@ -29,7 +29,7 @@ from pydra.workers.base import Worker
 from nipype_carbon.record.recorder import RunRecorder
 from nipype_carbon.record.settings import CarbonSettings, SettingsError
 from nipype_carbon.report.summary import log_run_summary
-from pydra_carbon import graph
+from pydra_carbon import workflows
 from pydra_carbon.metered import attach, implicit_split, interface_name, job_name
 
 logger = logging.getLogger("pydra.carbon")  # where Pydra users already look
@@ -251,8 +251,8 @@ class CarbonWorker(Worker):
             recorder.drain()
             values = job.return_values if isinstance(job.return_values, dict) else {}
             if "exec_graph" in values:
-                graph.workflow_expanded(recorder.session, job, path, recorder.previous)
-            elif graph.has_result(job):
-                graph.workflow_cached(recorder.session, job, path, recorder.previous)
+                workflows.workflow_expanded(recorder.session, job, path, recorder.previous)
+            elif workflows.has_result(job):
+                workflows.workflow_cached(recorder.session, job, path, recorder.previous)
         except Exception as err:
             logger.warning("pydra-carbon: workflow %s not recorded: %s", path, err)

@@ -117,7 +117,9 @@ def test_no_module_imports_itself_round_a_circle() -> None:
     """Not even lazily: a circle means two jobs share a file (split it) or a layer leaks."""
     modules = _project_modules()
     graph = {
-        name: {m for m in _imports(path, set(modules)) if m != name and not name.startswith(m + ".")}
+        name: {
+            m for m in _imports(path, set(modules)) if m != name and not name.startswith(m + ".")
+        }
         for name, path in modules.items()
     }
     circles = []

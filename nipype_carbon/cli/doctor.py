@@ -26,7 +26,7 @@ from nipype_carbon.measure.calibration import (
 )
 from nipype_carbon.measure.host import HostInfo
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
-from nipype_carbon.measure.meters.model import ModelMeter
+from nipype_carbon.measure.meters.utilisation import ModelMeter
 from nipype_carbon.record.settings import (
     RANGES,
     CarbonSettings,

@@ -23,8 +23,8 @@ from nipype_carbon.cli.options import (
 from nipype_carbon.files.safe import replace_file
 from nipype_carbon.record.runs import SessionError
 from nipype_carbon.report.escape import visible
-from nipype_carbon.report.graph import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.graph_layout import COLLAPSE_MODES
+from nipype_carbon.report.graphviz import FORMATS, LABELS, GraphvizError, render_graph
 from nipype_carbon.report.model import build_report
 
 

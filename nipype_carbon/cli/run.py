@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -42,7 +41,7 @@ from nipype_carbon.files.safe import replace_file
 from nipype_carbon.files.trust import shared_folder_warning
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.measure.procfs import children_by_scan
-from nipype_carbon.record.runs import session_files, session_header
+from nipype_carbon.record.runs import session_files, session_header, unmetered_notes
 from nipype_carbon.record.settings import (
     ENV_PREFIX,
     RUN_VARIABLE,
@@ -57,8 +56,6 @@ FORWARDED = ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT")
 LEFTOVER_GRACE_S = 5.0
 #: prctl(2) option: orphaned descendants are re-parented to this process, not to init
 PR_SET_CHILD_SUBREAPER = 36
-#: what ``unmetered-*.json`` notes are called (:mod:`nipype_carbon.plugin.apprun`)
-UNMETERED_GLOB = "unmetered-*.json"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -283,8 +280,7 @@ def print_report(carbon_dir: Path, launch: str, top: int) -> None:
     """One report across the runs this invocation made (sessions that record ``launch``:
     other jobs may write to the same carbon directory meanwhile)."""
     sessions = [p for p in session_files(carbon_dir) if _launched_by(p) == launch]
-    found = [_unmetered(p) for p in sorted(carbon_dir.glob(UNMETERED_GLOB))]
-    notes = [text for text, by in found if by == launch]
+    notes = unmetered_notes(carbon_dir, launch)
     print(f"nipype-carbon run: carbon directory {carbon_dir}", file=sys.stderr)
     if not sessions and not notes:
         print("nipype-carbon run: no Nipype or Pydra run was metered", file=sys.stderr)
@@ -312,11 +308,3 @@ def _launched_by(path: Path) -> str | None:
     metadata = session_header(path).get("metadata")
     value = metadata.get("launched_by") if isinstance(metadata, dict) else None
     return value if isinstance(value, str) else None
-
-
-def _unmetered(path: Path) -> tuple[str, str | None]:
-    try:
-        note = json.loads(path.read_text(encoding="utf-8"))
-        return f"workflow {note.get('workflow')}: {note.get('error')}", note.get("launched_by")
-    except (OSError, ValueError, TypeError, AttributeError):
-        return f"{path.name} (unreadable note)", None

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nipype_carbon._version import __version__
+from nipype_carbon.adapters import packages
 from nipype_carbon.files.places import user_folder
 from nipype_carbon.files.safe import FileRefused, private_dir, read_limited
 from nipype_carbon.files.trust import change_problem, tree_problem
 
-#: the packages copied into the runtime folder, and the files of theirs that are needed
-PACKAGES = ("nipype_carbon", "pydra_carbon")
+#: the packages copied into the runtime folder (the core and every engine adapter's), and
+#: the files of theirs that are needed
+PACKAGES = packages()
 RUNTIME_SUFFIXES = (".py", ".csv", ".md")
 #: the largest file of the packages read back to check a folder's content
 MAX_FILE_B = 16 << 20

@@ -7,14 +7,14 @@ Usage::
 
 Modules: :mod:`~nipype_carbon.plugin.runner` (``CarbonPlugin``, the run),
 :mod:`~nipype_carbon.plugin.metered` (what travels with each node),
-:mod:`~nipype_carbon.plugin.hook` (plugin names made known to nipype). This
+:mod:`~nipype_carbon.plugin.names` (plugin names made known to nipype). This
 package imports nipype only when ``CarbonPlugin`` is asked for, so the hook
 can be installed without loading nipype.
 """
 
 from __future__ import annotations
 
-from nipype_carbon.plugin.hook import install, register
+from nipype_carbon.plugin.names import install, register
 
 #: not ``typing.TYPE_CHECKING``: this module loads at every interpreter start-up, and
 #: importing ``typing`` alone costs more than all of nipype-carbon's start-up

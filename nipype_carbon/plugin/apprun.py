@@ -23,22 +23,16 @@ note is left in the carbon directory, so the command's report counts it.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
-import time
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from nipype_carbon.files.safe import write_new
 from nipype_carbon.record.noderun import inside_node
+from nipype_carbon.record.runs import leave_unmetered_note
 from nipype_carbon.record.settings import ENV_PREFIX, RUN_VARIABLE
 
 logger = logging.getLogger("nipype.workflow")
-
-#: the note left in the carbon directory by a workflow run that could not be metered
-UNMETERED_PREFIX = "unmetered-"
 
 
 def patch_workflow(module: ModuleType) -> None:
@@ -88,19 +82,11 @@ def carbon_variant(plugin: Any, plugin_args: dict | None) -> tuple[Any, dict | N
 
 
 def _leave_note(workflow: str, err: BaseException) -> None:
-    """A one-line JSON note in the carbon directory: this run was not metered, and why."""
-    directory = os.environ.get(f"{ENV_PREFIX}CARBON_DIR")
-    if not directory:
-        return
-    try:
-        note = {
-            "launched_by": os.environ.get(RUN_VARIABLE),
-            "workflow": workflow,
-            "time": time.time(),
-            "pid": os.getpid(),
-            "error": f"{type(err).__name__}: {err}",
-        }
-        path = Path(directory) / f"{UNMETERED_PREFIX}{os.getpid()}-{time.time_ns()}.json"
-        write_new(path, json.dumps(note) + "\n")  # created afresh: no link followed
-    except OSError as write_err:
-        logger.warning("nipype-carbon: note of the unmetered run not written: %s", write_err)
+    """A note in the carbon directory: this run was not metered, and why."""
+    leave_unmetered_note(
+        os.environ.get(f"{ENV_PREFIX}CARBON_DIR"),
+        os.environ.get(RUN_VARIABLE),
+        workflow,
+        err,
+        engine="nipype",
+    )

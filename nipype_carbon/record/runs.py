@@ -18,12 +18,13 @@ nipype_carbon.record.runs.SessionError: no session*.jsonl in ... nor in a carbon
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nipype_carbon.files.safe import open_regular
+from nipype_carbon.files.safe import open_regular, read_limited, write_new
 
 #: how deep below a folder carbon directories are looked for (base_dir/work/<wf>/carbon)
 SEARCH_DEPTH = 4
@@ -156,3 +157,62 @@ def choose_run(path: str | os.PathLike[str]) -> RunChoice:
 def resolve_session_path(path: str | os.PathLike[str]) -> Path:
     """The session file for a path that is a session file or a carbon directory (newest run)."""
     return choose_run(path).path
+
+
+#: what the notes of runs that could not be metered are called, in a carbon directory
+UNMETERED_PREFIX = "unmetered-"
+#: the most of a note read back
+NOTE_B = 64 << 10
+
+
+def leave_unmetered_note(
+    carbon_dir: str | os.PathLike[str] | None,
+    launched_by: str | None,
+    workflow: str,
+    err: BaseException,
+    engine: str,
+) -> Path | None:
+    """A one-line JSON note in the carbon directory: a run an engine adapter could not meter,
+    and why (``nipype-carbon run`` lists it as ``NOT METERED``); where it went (None: no
+    carbon directory, or it could not be written, which is logged)."""
+    if not carbon_dir:
+        return None
+    note = {
+        "launched_by": launched_by,
+        "engine": engine,
+        "workflow": workflow,
+        "time": time.time(),
+        "pid": os.getpid(),
+        "error": f"{type(err).__name__}: {err}",
+    }
+    path = Path(carbon_dir) / f"{UNMETERED_PREFIX}{os.getpid()}-{time.time_ns()}.json"
+    try:
+        write_new(path, json.dumps(note) + "\n")  # created afresh: no link followed
+    except OSError as write_err:
+        logging.getLogger("nipype_carbon").warning(
+            "nipype-carbon: note of the unmetered run not written: %s", write_err
+        )
+        return None
+    return path
+
+
+def unmetered_notes(carbon_dir: str | os.PathLike[str], launched_by: str) -> list[str]:
+    """What the notes ``launched_by`` left in a carbon directory say, one line each
+    (``engine workflow W: why``); a note that cannot be read is named as such."""
+    found = []
+    for path in sorted(Path(carbon_dir).glob(f"{UNMETERED_PREFIX}*.json")):
+        try:
+            note = json.loads(read_limited(path, NOTE_B, follow=False))
+            if not isinstance(note, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError, RecursionError):
+            found.append((f"{path.name} (unreadable note)", None))
+            continue
+        engine = f"{note.get('engine')} " if note.get("engine") else ""
+        found.append(
+            (
+                f"{engine}workflow {note.get('workflow')}: {note.get('error')}",
+                note.get("launched_by"),
+            )
+        )
+    return [text for text, by in found if by == launched_by]

@@ -42,7 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from nipype_carbon.measure.calibration import CALIBRATION_ENV, CPU_BASELINE_W_RANGE
-from nipype_carbon.measure.meters.model import DEFAULT_CPU_IDLE_FRACTION, DEFAULT_MEMORY_W_PER_GB
+from nipype_carbon.measure.meters.utilisation import (
+    DEFAULT_CPU_IDLE_FRACTION,
+    DEFAULT_MEMORY_W_PER_GB,
+)
 from nipype_carbon.reference.grids import DEFAULT_PUE, check_pue, resolve_intensity
 
 ENV_PREFIX = "NIPYPE_CARBON_"

@@ -271,7 +271,7 @@ def interfaces_table(report: Report, top: int) -> str:
 def graph_section(report: Report, max_nodes: int) -> str:
     """The workflow graph as inline SVG, or a short note saying why it is not here."""
     try:
-        from nipype_carbon.report.graph import render_graph
+        from nipype_carbon.report.graphviz import render_graph
     except ImportError:
         return '<p class="small">Workflow graph: not available in this version.</p>'
     if shutil.which("dot") is None:

@@ -32,9 +32,9 @@ RENDERERS: dict[str, tuple[str, str, dict[str, Any]]] = {
     ".md": ("nipype_carbon.report.formats", "render_markdown", {}),
     ".txt": ("nipype_carbon.report.formats", "render_console", {}),
     ".html": ("nipype_carbon.report.html", "render_html", {}),
-    ".svg": ("nipype_carbon.report.graph", "render_graph", {"fmt": "svg"}),
-    ".png": ("nipype_carbon.report.graph", "render_graph", {"fmt": "png"}),
-    ".dot": ("nipype_carbon.report.graph", "render_graph", {"fmt": "dot"}),
+    ".svg": ("nipype_carbon.report.graphviz", "render_graph", {"fmt": "svg"}),
+    ".png": ("nipype_carbon.report.graphviz", "render_graph", {"fmt": "png"}),
+    ".dot": ("nipype_carbon.report.graphviz", "render_graph", {"fmt": "dot"}),
 }
 
 

@@ -16,8 +16,9 @@ from nipype.pipeline.plugins import LinearPlugin, MultiProcPlugin
 from nipype_carbon.cli.main import main
 from nipype_carbon.cli.runtime import prepare_runtime
 from nipype_carbon.measure.host import host_name
-from nipype_carbon.plugin.apprun import UNMETERED_PREFIX, carbon_variant, patch_workflow
+from nipype_carbon.plugin.apprun import carbon_variant, patch_workflow
 from nipype_carbon.plugin.runner import CarbonPlugin
+from nipype_carbon.record.runs import UNMETERED_PREFIX
 from nipype_carbon.record.settings import ENV_NOT_SETTINGS, RUN_VARIABLE
 from nipype_carbon.startup import RUN_VARIABLE as STARTUP_RUN_VARIABLE
 from tests.apps.test_app_run import REPO, carbon_run, clean_env
@@ -283,3 +284,22 @@ def test_one_run_that_cannot_be_read_never_hides_the_others(
     assert "1 workflow run(s) metered" in err and "good" in err
     assert "NOT READ: session-2.jsonl: SessionError" in err and "settings.pue" in err
     assert "1 run(s) could not be read: the total leaves them out" in err
+
+
+def test_a_pydra_submitter_that_cannot_be_wrapped_leaves_a_note_the_report_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydra.engine import submitter
+
+    from nipype_carbon.record.runs import unmetered_notes
+    from pydra_carbon.apprun import patch_submitter
+
+    monkeypatch.setattr(submitter.Submitter, "__init__", submitter.Submitter.__init__)
+    monkeypatch.setenv("NIPYPE_CARBON_CARBON_DIR", str(tmp_path))
+    monkeypatch.setenv(RUN_VARIABLE, "host:1:2.0")
+    patch_submitter(submitter)
+    with pytest.raises(Exception, match="no-such-worker"):  # Pydra itself refuses it
+        submitter.Submitter(worker="no-such-worker", cache_root=tmp_path / "cache")
+    (note,) = unmetered_notes(tmp_path, "host:1:2.0")
+    assert note.startswith("pydra workflow pydra submitter: ") and "no-such-worker" in note
+    assert unmetered_notes(tmp_path, "another:1:2.0") == []  # another invocation's: not ours

@@ -13,7 +13,7 @@ from pydra.engine.submitter import Submitter
 from nipype_carbon import load_session
 from nipype_carbon.cli.report import main as report_main
 from nipype_carbon.report import build_report
-from nipype_carbon.report.graph import graph_dot
+from nipype_carbon.report.graphviz import graph_dot
 from nipype_carbon.report.summary import summary_text
 from tests.pydra import Burn, FailsHalfway, KnownCosts, costs_about
 

@@ -23,7 +23,7 @@ from nipype_carbon.report.colours import (
     scale_position,
     viridis,
 )
-from nipype_carbon.report.graph import GraphvizError, graph_dot, render_graph
+from nipype_carbon.report.graphviz import GraphvizError, graph_dot, render_graph
 from nipype_carbon.report.units import energy as format_energy
 from nipype_carbon.report.units import grams as format_emissions
 from tests.synthetic import NodeSpec, build_session

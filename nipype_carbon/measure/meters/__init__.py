@@ -14,8 +14,8 @@ from nipype_carbon.measure.meters.base import (
     MeterUnavailable,
 )
 from nipype_carbon.measure.meters.factory import MeterSelection, select_meters
-from nipype_carbon.measure.meters.model import ModelMeter
 from nipype_carbon.measure.meters.rapl import RaplMeter
+from nipype_carbon.measure.meters.utilisation import ModelMeter
 
 __all__ = [
     "EnergyMeter",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nipype_carbon.measure.meters.base import EnergyMeter, MeterUnavailable
-from nipype_carbon.measure.meters.model import ModelMeter
+from nipype_carbon.measure.meters.utilisation import ModelMeter
 
 logger = logging.getLogger("nipype_carbon.measure.meters")
 
