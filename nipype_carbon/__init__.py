@@ -14,6 +14,12 @@ the adapters) imports neither nipype nor pydra. The public names below are
 loaded on first use, so ``import nipype_carbon`` stays cheap; importing it
 registers the ``Carbon<Name>`` plugin names with nipype (when nipype loads,
 without importing it).
+
+In a notebook::
+
+    import nipype_carbon
+    nodes = nipype_carbon.read_nodes("work/wf/carbon", region="GB")  # a pandas DataFrame
+    nodes.nlargest(5, "energy_j")[["node", "energy_j", "emissions_g", "method"]]
 """
 
 from __future__ import annotations
@@ -27,22 +33,27 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-#: public name -> module that defines it
+#: public name -> module that defines it: what a user calls (run a workflow, read a run, price
+#: it for a grid, catch what was refused), not the machinery inside
 _PUBLIC = {
-    "AttributionResult": "nipype_carbon.analyse.attribution",
-    "attribute_energy": "nipype_carbon.analyse.attribution",
-    "emissions_g": "nipype_carbon.analyse.carbon",
-    "GridIntensity": "nipype_carbon.reference.grids",
-    "UnknownRegionError": "nipype_carbon.reference.grids",
-    "resolve_intensity": "nipype_carbon.reference.grids",
-    "Measurement": "nipype_carbon.measure.measurement",
-    "NodeMeter": "nipype_carbon.measure.nodemeter",
-    "NodeRecord": "nipype_carbon.record.records",
-    "Session": "nipype_carbon.record.session",
-    "SessionError": "nipype_carbon.record.runs",
-    "load_session": "nipype_carbon.record.reader",
+    # metering a run
+    "CarbonPlugin": "nipype_carbon.plugin.runner",
     "CarbonSettings": "nipype_carbon.record.settings",
+    # reading a run
+    "load_session": "nipype_carbon.record.reader",
+    "Session": "nipype_carbon.record.session",
+    "NodeRecord": "nipype_carbon.record.records",
+    "build_report": "nipype_carbon.report.model",
+    "Report": "nipype_carbon.report.model",
+    "read_nodes": "nipype_carbon.report.model",
+    # grids
+    "GridIntensity": "nipype_carbon.reference.grids",
+    "resolve_intensity": "nipype_carbon.reference.grids",
+    # what nipype-carbon refused
+    "NipypeCarbonError": "nipype_carbon.errors",
     "SettingsError": "nipype_carbon.record.settings",
+    "SessionError": "nipype_carbon.record.runs",
+    "UnknownRegionError": "nipype_carbon.reference.grids",
 }
 
 __all__ = sorted([*_PUBLIC, "__version__"])

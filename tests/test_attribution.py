@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nipype_carbon import attribute_energy
+from nipype_carbon.analyse.attribution import attribute_energy
 from tests.synthetic import NodeSpec, build_session
 
 node_specs = st.lists(

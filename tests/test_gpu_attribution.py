@@ -9,9 +9,11 @@ import time
 
 import pytest
 
-from nipype_carbon import NodeMeter, NodeRecord, Session, attribute_energy
+from nipype_carbon import NodeRecord, Session
+from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.measure.meters import ModelMeter
 from nipype_carbon.measure.meters.nvml import NvmlMeter
+from nipype_carbon.measure.nodemeter import NodeMeter
 from tests.fakes.nvml import FakeGpu, FakeNvml, FakeSample
 
 UUID = "GPU-5f1b7c2a-0000-1111-2222-333344445555"

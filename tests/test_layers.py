@@ -151,3 +151,61 @@ def test_renderers_read_the_report_not_the_session_or_the_attribution() -> None:
             if isinstance(node, ast.Attribute) and node.attr in ("session", "result"):
                 reaching.append(f"{path.name}:{node.lineno} .{node.attr}")
     assert reaching == [], "give the Report what the renderer needs"
+
+
+def test_every_refusal_is_a_nipype_carbon_error_and_a_builtin_of_its_kind() -> None:
+    from nipype_carbon import NipypeCarbonError, SessionError, SettingsError, UnknownRegionError
+    from nipype_carbon.files.safe import FileRefused
+    from nipype_carbon.measure.meters.base import MeterAbsent, MeterBroken, MeterPermissionDenied
+    from nipype_carbon.record.validate import LineError
+    from nipype_carbon.report.graphviz import GraphvizError
+
+    kinds = {
+        SettingsError: ValueError,
+        UnknownRegionError: ValueError,
+        LineError: ValueError,
+        FileRefused: OSError,
+        GraphvizError: RuntimeError,
+        SessionError: Exception,
+        MeterAbsent: Exception,
+        MeterBroken: Exception,
+        MeterPermissionDenied: Exception,
+    }
+    for error, builtin in kinds.items():
+        assert issubclass(error, NipypeCarbonError) and issubclass(error, builtin), error
+
+
+def test_a_region_refused_in_the_settings_keeps_the_region_error_as_its_cause() -> None:
+    from nipype_carbon import CarbonSettings, SettingsError, UnknownRegionError
+
+    with pytest.raises(SettingsError) as refused:
+        CarbonSettings(region="ATLANTIS")
+    assert isinstance(refused.value.__cause__, UnknownRegionError)
+    assert "ATLANTIS" in str(refused.value)
+
+
+def test_the_public_api_is_what_a_user_calls_and_stays_cheap_to_import() -> None:
+    import nipype_carbon
+
+    wanted = {"CarbonPlugin", "CarbonSettings", "load_session", "build_report", "Report",
+              "read_nodes", "NipypeCarbonError", "SettingsError", "SessionError"}  # fmt: skip
+    assert wanted <= set(nipype_carbon.__all__)
+    assert not {"NodeMeter", "Measurement", "AttributionResult"} & set(nipype_carbon.__all__)
+    code = (
+        "import sys, nipype_carbon; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('nipype', 'pydra', 'pandas', 'numpy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_read_nodes_gives_a_notebook_the_node_table(tmp_path: Path) -> None:
+    import nipype_carbon
+    from tests.synthetic import NodeSpec, build_session
+
+    session = build_session([NodeSpec("wf.a", 0.0, 4.0, 1.0, 5)])
+    frame = nipype_carbon.read_nodes(session, region="GB")
+    assert list(frame["node"]) == ["wf.a"]
+    report = nipype_carbon.build_report(session, region="GB")
+    assert frame["energy_j"].sum() == pytest.approx(report.nodes["energy_j"].sum())

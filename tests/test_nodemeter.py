@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from nipype_carbon import Measurement, NodeMeter, NodeRecord, Session, attribute_energy
-from nipype_carbon.measure.measurement import Domain, HostNow
+from nipype_carbon import NodeRecord, Session
+from nipype_carbon.analyse.attribution import attribute_energy
+from nipype_carbon.measure.measurement import Domain, HostNow, Measurement
 from nipype_carbon.measure.meters import EnergyMeter, ModelMeter
-from nipype_carbon.measure.nodemeter import SAMPLER_THREAD_NAME
+from nipype_carbon.measure.nodemeter import SAMPLER_THREAD_NAME, NodeMeter
 from tests import workloads
 
 

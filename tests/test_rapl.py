@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nipype_carbon import NodeMeter, NodeRecord, Session, attribute_energy
+from nipype_carbon import NodeRecord, Session
+from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.analyse.counters import counter_energy
 from nipype_carbon.measure.measurement import Domain
 from nipype_carbon.measure.meters import (
@@ -22,6 +23,7 @@ from nipype_carbon.measure.meters import (
     select_meters,
 )
 from nipype_carbon.measure.meters.rapl import POWERCAP_ROOT_ENV, discover_zones
+from nipype_carbon.measure.nodemeter import NodeMeter
 from tests.fakes.powercap import FakePowercap, intel_server
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nipype_carbon import NodeRecord, Session, SessionError, attribute_energy, load_session
+from nipype_carbon import NodeRecord, Session, SessionError, load_session
+from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.record.runs import new_session_path
 from nipype_carbon.record.session import SCHEMA_VERSION, SESSION_FILE
 from tests.synthetic import NodeSpec, build_session

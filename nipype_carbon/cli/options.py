@@ -21,6 +21,7 @@ import argparse
 import math
 from collections.abc import Callable
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.record.settings import IDLE_MODES, check_number
 from nipype_carbon.reference.grids import UnknownRegionError
 from nipype_carbon.report.escape import visible
@@ -94,8 +95,11 @@ def error_line(command: str, err: BaseException) -> str:
     """One line for stderr: ``nipype-carbon COMMAND: message``, with a region error phrased
     for the command line (``--intensity``, not the setting ``intensity_g_per_kwh``); what the
     message quotes of a session (a name, a damaged line) holds no control sequence."""
+    cause = err.__cause__
     if isinstance(err, UnknownRegionError):
         err = err.for_cli()
+    elif isinstance(err, NipypeCarbonError) and isinstance(cause, UnknownRegionError):
+        err = cause.for_cli()  # a setting refused for its region: said as the option
     return f"nipype-carbon {command}: {visible(' '.join(str(err).split()))}"
 
 

@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.files.trust import change_problem
 
 #: how much is read at a time when lines are split
@@ -56,7 +57,7 @@ _KINDS = {
 }
 
 
-class FileRefused(OSError):
+class FileRefused(OSError, NipypeCarbonError):
     """A file that is not what it should be: a link, a device, a pipe, a folder, too large."""
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.files.safe import open_regular, read_limited, write_new
 
 #: how deep below a folder carbon directories are looked for (base_dir/work/<wf>/carbon)
@@ -32,7 +33,7 @@ SEARCH_DEPTH = 4
 HEADER_B = 1 << 20
 
 
-class SessionError(Exception):
+class SessionError(NipypeCarbonError):
     """A session that cannot be read; the message says what to do."""
 
 

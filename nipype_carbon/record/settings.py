@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.measure.calibration import CALIBRATION_ENV, CPU_BASELINE_W_RANGE
 from nipype_carbon.measure.meters.utilisation import (
     DEFAULT_CPU_IDLE_FRACTION,
@@ -189,7 +190,7 @@ def check_carbon_dir(path: str | os.PathLike[str]) -> None:
         )
 
 
-class SettingsError(ValueError):
+class SettingsError(NipypeCarbonError, ValueError):
     """A carbon setting that cannot be used; the message names the fix."""
 
 
@@ -335,7 +336,7 @@ class CarbonSettings:
             check_pue(self.pue)
             grid = resolve_intensity(self.region, self.intensity_g_per_kwh)
         except ValueError as err:
-            raise SettingsError(str(err)) from None
+            raise SettingsError(str(err)) from err  # the region error kept as the cause
         if self.region and self.intensity_g_per_kwh is None:
             object.__setattr__(self, "region", grid.region)
         if self.idle not in IDLE_MODES:

@@ -26,6 +26,7 @@ import dataclasses
 import math
 from typing import Any
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.record.records import STATUSES, HostRecord, NodeRecord
 from nipype_carbon.record.settings import IDLE_MODES, RANGES, SettingsError, check_number
 
@@ -39,7 +40,7 @@ MAX_AMOUNT = 2.0**62
 MAX_POWER_W = 1e6
 
 
-class LineError(ValueError):
+class LineError(NipypeCarbonError, ValueError):
     """A line of a session whose content cannot be used; the message names the field."""
 
 

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.reference.tables import read_table
 
 WORLD = "WORLD"
@@ -55,7 +56,7 @@ ALIASES = {
 }  # fmt: skip
 
 
-class UnknownRegionError(ValueError):
+class UnknownRegionError(NipypeCarbonError, ValueError):
     """A region that is neither a code, a name nor an alias of the shipped table.
 
     ``str(err)`` suggests the setting ``intensity_g_per_kwh``; a command-line tool gives

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 from collections import Counter
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.report.colours import (
     FAILED_COLOUR,
     VIRIDIS,
@@ -55,7 +56,7 @@ INSTALL_HINT = (
 )
 
 
-class GraphvizError(RuntimeError):
+class GraphvizError(NipypeCarbonError, RuntimeError):
     """graphviz's ``dot`` is missing or failed; the message says what to do."""
 
 

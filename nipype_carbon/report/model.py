@@ -218,6 +218,25 @@ def build_report(
     return report
 
 
+def read_nodes(
+    run: Session | str | Path,
+    region: str | None = None,
+    intensity_g_per_kwh: float | None = None,
+    pue: float | None = None,
+    idle: str | None = None,
+) -> pd.DataFrame:
+    """A run's nodes as a pandas DataFrame (one row per node, the CSV's columns), priced as
+    :func:`build_report` prices them: for notebooks.
+
+    Examples
+    --------
+    >>> from nipype_carbon.record.session import Session
+    >>> read_nodes(Session()).columns[:4].tolist()
+    ['node', 'interface', 'status', 'start']
+    """
+    return build_report(run, region, intensity_g_per_kwh, pue, idle).nodes
+
+
 def _hosts(session: Session, result: AttributionResult) -> dict[str, ReportHost]:
     """Every host the run measured on, and every host it recorded."""
     hosts = {}

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import nipype_carbon  # noqa: F401 - registers the Carbon plugins
-from nipype_carbon import SettingsError, attribute_energy, load_session
+from nipype_carbon import SettingsError, load_session
+from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.plugin import CarbonPlugin
 from nipype_carbon.report import build_report
 from nipype_carbon.report.formats import render_console

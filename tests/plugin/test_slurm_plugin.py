@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import nipype_carbon  # noqa: F401 - registers the Carbon plugins
-from nipype_carbon import attribute_energy, load_session
+from nipype_carbon import load_session
+from nipype_carbon.analyse.attribution import attribute_energy
 from tests.plugin import workflows
 
 pytestmark = pytest.mark.slurm

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from pydra.engine.submitter import Submitter
 
-from nipype_carbon import attribute_energy, load_session
+from nipype_carbon import load_session
+from nipype_carbon.analyse.attribution import attribute_energy
 from tests.pydra import KnownCosts, costs_about
 from tests.support.slurm import START_SCRIPT
 

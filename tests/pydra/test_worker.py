@@ -15,7 +15,8 @@ import pytest
 from pydra.engine.submitter import Submitter
 from pydra.workers.base import Worker
 
-from nipype_carbon import Session, SettingsError, attribute_energy, load_session
+from nipype_carbon import Session, SettingsError, load_session
+from nipype_carbon.analyse.attribution import attribute_energy
 from pydra_carbon import CarbonWorker
 from tests.pydra import Burn, KnownCosts, Outer, costs_about
 

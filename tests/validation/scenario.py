@@ -148,7 +148,8 @@ def errors(carbon_dir: Path, **settings: Any) -> dict[str, float]:
     ``settings`` override the run's recorded ones at attribution (e.g. ``cpu_baseline_w``:
     what the same run reports had it been given that calibration).
     """
-    from nipype_carbon import attribute_energy, load_session
+    from nipype_carbon import load_session
+    from nipype_carbon.analyse.attribution import attribute_energy
     from nipype_carbon.record.runs import session_files
 
     session = load_session(session_files(carbon_dir)[-1])

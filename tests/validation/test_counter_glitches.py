@@ -25,7 +25,8 @@ import nipype.pipeline.engine as pe
 import pytest
 from nipype.interfaces.utility import Function
 
-from nipype_carbon import attribute_energy, load_session
+from nipype_carbon import load_session
+from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.record.runs import session_files
 from tests.fakes.powercap import FakeZone, LoadFollowingPowercap, LoadFollowingProcess
 from tests.faults.helpers import run_cli

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from nipype_carbon import attribute_energy, load_session
+from nipype_carbon import load_session
+from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.record.runs import session_files
 from tests.plugin import workflows
 from tests.validation.scenario import (

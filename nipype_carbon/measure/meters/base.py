@@ -19,10 +19,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from nipype_carbon.errors import NipypeCarbonError
 from nipype_carbon.measure.measurement import Domain, HostNow
 
 
-class MeterUnavailable(Exception):
+class MeterUnavailable(NipypeCarbonError):
     """A meter cannot be used on this host. Subclasses say why."""
 
     reason: ClassVar[str] = "unavailable"
