@@ -1,7 +1,7 @@
 """What every Python process does at start-up where nipype-carbon is installed.
 
 Two ways in, both cheap (the standard library and this package's first lines;
-``benchmarks/overhead.py`` prints the cost):
+``benchmarks/cost/overhead.py`` prints the cost):
 
 - **installed with pip**: a ``nipype_carbon-startup.pth`` file in site-packages
   imports this module, so ``plugin: CarbonMultiProc`` in an app's plugin file

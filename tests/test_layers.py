@@ -18,7 +18,7 @@ def test_import_linter_contracts_hold() -> None:
         pytest.fail("lint-imports is missing: pip install -e '.[test]'")
     run = subprocess.run([lint_imports, "--no-cache"], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "Contracts: 5 kept, 0 broken" in run.stdout
+    assert "Contracts: 6 kept, 0 broken" in run.stdout
 
 
 def test_importing_the_core_loads_no_engine() -> None:
@@ -202,7 +202,7 @@ def test_the_public_api_is_what_a_user_calls_and_stays_cheap_to_import() -> None
 
 def test_read_nodes_gives_a_notebook_the_node_table(tmp_path: Path) -> None:
     import nipype_carbon
-    from tests.synthetic import NodeSpec, build_session
+    from testkit.sessions import NodeSpec, build_session
 
     session = build_session([NodeSpec("wf.a", 0.0, 4.0, 1.0, 5)])
     frame = nipype_carbon.read_nodes(session, region="GB")

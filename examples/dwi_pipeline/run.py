@@ -22,13 +22,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if __package__ in (None, ""):
-    # Run as a script: make ``dwi_pipeline`` importable and stop the example's own
-    # directory from shadowing top-level modules (``run``, ``nodes``, ``workflow``).
+    # Run as a script: make ``dwi_pipeline`` importable, stop the example's own directory
+    # from shadowing top-level modules (``run``, ``nodes``, ``workflow``), and import the
+    # rest as a module of that package would (as ``examples.dwi_pipeline.run`` does).
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
     sys.path.insert(0, str(HERE.parent))
+    import dwi_pipeline  # noqa: F401
 
-from dwi_pipeline.prepare_data import BOLD_SOURCES, prepare  # noqa: E402
-from dwi_pipeline.workflow import build_workflow  # noqa: E402
+    __package__ = "dwi_pipeline"
+
+from .prepare_data import BOLD_SOURCES, prepare  # noqa: E402
+from .workflow import build_workflow  # noqa: E402
 
 with contextlib.suppress(ImportError):  # registers the Carbon* plugins when available
     import nipype_carbon  # noqa: F401

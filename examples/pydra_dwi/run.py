@@ -32,7 +32,6 @@ if __package__ in (None, ""):
 
 from dwi_pipeline.prepare_data import prepare  # noqa: E402
 from pydra.engine.submitter import Submitter  # noqa: E402
-
 from pydra_dwi.workflow import DwiPipeline  # noqa: E402
 
 

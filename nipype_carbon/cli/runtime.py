@@ -36,39 +36,14 @@ RUNTIME_SUFFIXES = (".py", ".csv", ".md")
 #: the largest file of the packages read back to check a folder's content
 MAX_FILE_B = 16 << 20
 
-SITECUSTOMIZE = """\
-# Written by `nipype-carbon run`: every Nipype and Pydra run of this Python process is
-# metered; then the sitecustomize this file hides (if any) runs as usual. Plain syntax on
-# purpose: any Python a command starts reads this file, and older ones must not choke.
-import os
-import sys
+#: the ``sitecustomize.py`` of the runtime folder: ``nipype_carbon/boot_sitecustomize.py``,
+#: copied under that name (a real file, checked by the linters and the tests like the rest)
+SITECUSTOMIZE_SOURCE = Path(__file__).resolve().parents[1] / "boot_sitecustomize.py"
 
 
-def _nipype_carbon_boot():
-    if sys.version_info < (3, 10):
-        return
-    try:
-        import nipype_carbon.startup  # noqa: F401
-    except Exception as err:
-        sys.stderr.write("nipype-carbon: this process is not metered: %s\\n" % (err,))
-
-
-def _nipype_carbon_chain():
-    if sys.version_info < (3, 4):
-        return
-    import importlib.machinery
-    import importlib.util
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
-    if spec is not None and spec.loader is not None:
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-
-
-_nipype_carbon_boot()
-_nipype_carbon_chain()
-"""
+def sitecustomize() -> bytes:
+    """The runtime folder's ``sitecustomize.py``, as this installation ships it."""
+    return SITECUSTOMIZE_SOURCE.read_bytes()
 
 
 @dataclass
@@ -125,7 +100,7 @@ def content_digest(entries: Iterator[tuple[Path, bytes]]) -> str:
     for relative, data in entries:
         digest.update(str(relative).encode())
         digest.update(data)
-    digest.update(SITECUSTOMIZE.encode())
+    digest.update(sitecustomize())
     return digest.hexdigest()
 
 
@@ -149,10 +124,10 @@ def _trusted_copy(target: Path, files: list[tuple[Path, Path]], digest: str) -> 
             (relative, read_limited(target / relative, MAX_FILE_B, follow=False))
             for _, relative in files
         )
-        sitecustomize = read_limited(target / "sitecustomize.py", MAX_FILE_B, follow=False)
+        boot = read_limited(target / "sitecustomize.py", MAX_FILE_B, follow=False)
     except OSError:
         return False
-    return found == digest and sitecustomize == SITECUSTOMIZE.encode()
+    return found == digest and boot == sitecustomize()
 
 
 def _discard(target: Path) -> None:
@@ -173,7 +148,7 @@ def _build(target: Path, files: list[tuple[Path, Path]]) -> None:
         for source, relative in files:
             (building / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, building / relative)
-        (building / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+        (building / "sitecustomize.py").write_bytes(sitecustomize())
         for folder, _dirs, names in os.walk(building):
             os.chmod(folder, 0o755)
             for name in names:

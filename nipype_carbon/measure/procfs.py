@@ -17,7 +17,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from dataclasses import dataclass
 
 PROC = "/proc"
@@ -30,13 +32,61 @@ def _read(path: str) -> str:
         return handle.read()
 
 
+class KeptOpen:
+    """A /proc file kept open by this process and re-read from its start: one ``pread``
+    per sample instead of an open, a read and a close (a node's meter samples the host at
+    its start and end, so this is most of the metering cost of a short node).
+
+    The kernel regenerates the file at offset 0, so each read is current. A forked child
+    drops the parent's descriptor (closed right after the fork, when it is surely still
+    this one) and opens its own on first use; nothing is inherited across ``exec``.
+    """
+
+    def __init__(self, path: str, size: int = 4096) -> None:
+        self.path, self.size = path, size
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        fd, self._fd = self._fd, None
+        self._lock = threading.Lock()
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def read(self) -> bytes:
+        """The file's first ``size`` bytes, now (``OSError`` if it cannot be read)."""
+        fd = self._fd
+        if fd is not None:
+            try:
+                return os.pread(fd, self.size, 0)
+            except OSError:  # closed under us (a library closing every descriptor): reopen
+                pass
+        with self._lock:
+            if self._fd is None or self._fd == fd:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.pread(self._fd, self.size, 0)
+
+
+#: the host's counters: the ``cpu`` line leads /proc/stat; MemTotal and MemAvailable lead
+#: /proc/meminfo (the kernel's fixed order since Linux 3.14)
+_STAT = KeptOpen(f"{PROC}/stat")
+_MEMINFO = KeptOpen(f"{PROC}/meminfo", 1024)
+_TICK_NAMES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
 def cpu_ticks() -> dict[str, int]:
     """The host's ``cpu`` line of /proc/stat: ticks per state, summed over logical CPUs."""
-    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-    for line in _read(f"{PROC}/stat").splitlines():
+    head = _STAT.read()
+    if head.startswith(b"cpu "):
+        values = [int(v) for v in head[: head.find(b"\n")].split()[1:]]
+        return dict(zip(_TICK_NAMES, values, strict=False))
+    for line in _read(f"{PROC}/stat").splitlines():  # not where the kernel puts it: look
         if line.startswith("cpu "):
             values = [int(v) for v in line.split()[1:]]
-            return dict(zip(names, values, strict=False))
+            return dict(zip(_TICK_NAMES, values, strict=False))
     raise OSError("no cpu line in /proc/stat")
 
 
@@ -78,7 +128,17 @@ def memory_total_b() -> int:
 
 def memory_used_b() -> int:
     """Host memory in use (total minus available), bytes."""
-    info = meminfo_b()
+    lines = _MEMINFO.read().split(b"\n", 3)
+    if (
+        len(lines) > 3
+        and lines[0].startswith(b"MemTotal:")
+        and lines[2].startswith(b"MemAvailable:")
+        and lines[0].endswith(b" kB")
+        and lines[2].endswith(b" kB")
+    ):
+        total, available = (int(lines[i].split()[1]) * 1024 for i in (0, 2))
+        return total - available
+    info = meminfo_b()  # another layout (an old kernel): read it all
     available = info.get("MemAvailable", info.get("MemFree", 0))
     return info["MemTotal"] - available
 

@@ -25,6 +25,7 @@ double-forked daemon) is not seen once it has left the tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import threading
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 
 from nipype_carbon.measure.procfs import (
     CLOCK_TICKS,
+    PAGE_B,
+    KeptOpen,
     ProcessStat,
     children_by_scan,
     process_stat,
@@ -49,7 +52,14 @@ def _maxrss_b(who: int) -> int:
     return int(resource.getrusage(who).ru_maxrss) * 1024
 
 
+#: this process's resident pages: the second field of its own statm, kept open
+_OWN_STATM = KeptOpen("/proc/self/statm", 256)
+
+
 def _own_rss_b(pid: int) -> int:
+    if pid == os.getpid():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            return int(_OWN_STATM.read().split()[1]) * PAGE_B
     stat = process_stat(pid)
     return stat.rss_b if stat is not None else 0
 

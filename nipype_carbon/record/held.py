@@ -16,10 +16,12 @@ Engine-agnostic: no nipype, no pydra.
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +47,13 @@ _registered = False
 
 def held_key(spool_dir: str | os.PathLike[str]) -> str:
     """The held folder's name for a run's spool: readable, and unique by its full path."""
+    return _held_key(os.fspath(spool_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _held_key(spool_dir: str) -> str:
+    """(The spool's folder does not move during a run: its real path is worked out once;
+    the scheduler gathers records after every node.)"""
     spool = Path(os.path.realpath(spool_dir))
     digest = hashlib.sha256(str(spool).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return f"{spool.stem[:80]}-{digest}"
@@ -59,11 +68,23 @@ def held_folders(spool_dir: str | os.PathLike[str]) -> list[Path]:
     """Held folders of this run that exist and only this user can change (nothing is made)."""
     key = held_key(spool_dir)
     found = []
-    for base in user_folders("state"):
-        folder = base / "held" / key
-        if folder.is_dir() and not folder.is_symlink() and change_problem(folder) is None:
-            found.append(folder)
+    for base in _state_folders(
+        os.environ.get("XDG_STATE_HOME"), os.environ.get("HOME"), os.geteuid()
+    ):
+        folder = f"{base}/held/{key}"
+        try:
+            mode = os.lstat(folder).st_mode  # not followed: a link there is not a folder
+        except OSError:
+            continue  # the common case, none: one system call (gathered after every node)
+        if stat.S_ISDIR(mode) and change_problem(Path(folder)) is None:
+            found.append(Path(folder))
     return found
+
+
+@functools.lru_cache(maxsize=8)
+def _state_folders(xdg_state_home: str | None, home: str | None, uid: int) -> tuple[str, ...]:
+    """The user's state folders, worked out once per value of what they come from."""
+    return tuple(str(folder) for folder in user_folders("state"))
 
 
 def hold_data(spool_dir: str | os.PathLike[str], data: bytes, name: str) -> Path:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,8 @@ def sessions(carbon_dir: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sys.path.insert(0, str(REPO / "examples"))
-    try:
-        from dwi_pipeline.prepare_data import prepare
-    finally:
-        sys.path.remove(str(REPO / "examples"))
+    from examples.dwi_pipeline.prepare_data import prepare
+
     out = tmp_path_factory.mktemp("dwiprep-data")
     prepare(out)
     return out
@@ -289,6 +287,11 @@ def test_pip_installed_start_up_hook_resolves_carbon_plugin_names(
          "-w", str(wheels), str(REPO)],
         check=True, env=clean_env(), capture_output=True, timeout=300,
     )  # fmt: skip
+    (wheel,) = wheels.glob("*.whl")
+    shipped = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    # what tests and benchmarks share stays in the repository; the runtime's boot file ships
+    assert not shipped & {"testkit", "tests", "benchmarks", "examples"}, shipped
+    assert "nipype_carbon/boot_sitecustomize.py" in zipfile.ZipFile(wheel).namelist()
     venv = tmp_path / "app-venv"
     site = thin_site(venv, app_deps)
     subprocess.run(

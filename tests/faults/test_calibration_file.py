@@ -23,10 +23,10 @@ from nipype_carbon.measure.calibration import (
 from nipype_carbon.measure.host import host_name
 from nipype_carbon.record.runs import session_files, session_header
 from nipype_carbon.report.model import build_report
-from tests.fakes.powercap import intel_server
+from testkit.powercap import intel_server
+from testkit.sessions import NodeSpec, build_session
 from tests.faults.helpers import run_cli
 from tests.plugin.workflows import burn_node, fast
-from tests.synthetic import NodeSpec, build_session
 
 GOOD = {
     "cpu_baseline_w": 61.2,

@@ -11,8 +11,8 @@ import pytest
 from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.analyse.reconcile import reconcile
 from nipype_carbon.record.settings import ENV_NOT_SETTINGS, CarbonSettings, SettingsError
+from testkit.sessions import NodeSpec, build_session
 from tests.plugin.workflows import burn_node, fast
-from tests.synthetic import NodeSpec, build_session
 
 PROCS = "n_procs must be a whole number of processes, 1 or more, got {}: give plugin_args "
 PROCS_FIX = "n_procs=N, or leave it out (all CPUs)"

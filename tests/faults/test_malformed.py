@@ -18,8 +18,8 @@ import pytest
 
 from nipype_carbon.record.records import NodeRecord
 from nipype_carbon.record.spool import write_record
+from testkit.sessions import NodeSpec, build_session
 from tests.faults.helpers import run_cli
-from tests.synthetic import NodeSpec, build_session
 
 Lines = list[dict[str, Any]]
 

@@ -23,7 +23,7 @@ from nipype_carbon.measure.measurement import Domain
 from nipype_carbon.record.runs import session_files
 from nipype_carbon.report import build_report
 from nipype_carbon.report.formats import render_console, render_json
-from tests.fakes.powercap import FakePowercap
+from testkit.powercap import FakePowercap
 from tests.plugin import workflows
 
 NAP_S = 2.0

@@ -31,9 +31,9 @@ from nipype_carbon.report import build_report
 from nipype_carbon.report.formats import render_runs
 from nipype_carbon.report.power_timeline import timeline_svg
 from nipype_carbon.report.summary import summary_text
+from testkit.sessions import NodeSpec, build_session
 from tests.faults.helpers import run_cli
 from tests.report.test_html import browse, find_chromium
-from tests.synthetic import NodeSpec, build_session
 
 #: names as a hostile workflow could make them; each one is also a node's whole name
 HOSTILE = [

@@ -18,7 +18,7 @@ from nipype_carbon.report import build_report
 from nipype_carbon.report.formats import render_console
 from nipype_carbon.report.html import render_html
 from nipype_carbon.report.units import energy
-from tests.fakes.powercap import FakePowercap
+from testkit.powercap import FakePowercap
 from tests.plugin import workflows
 
 #: the most CPU a worker spends on one node outside the node's own work (unpickling, hashing

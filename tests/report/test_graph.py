@@ -26,7 +26,7 @@ from nipype_carbon.report.colours import (
 from nipype_carbon.report.graphviz import GraphvizError, graph_dot, render_graph
 from nipype_carbon.report.units import energy as format_energy
 from nipype_carbon.report.units import grams as format_emissions
-from tests.synthetic import NodeSpec, build_session
+from testkit.sessions import NodeSpec, build_session
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="apt-get install graphviz")
 HOSTILE_WORKFLOW = 'wf.sub"<&>\\'

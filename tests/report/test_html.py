@@ -20,7 +20,7 @@ from nipype_carbon.report.html import DATA_ID, graph_section, render_html
 from nipype_carbon.report.model import NODE_COLUMNS
 from nipype_carbon.report.power_timeline import timeline_svg
 from nipype_carbon.report.units import energy
-from tests.synthetic import NodeSpec, build_session
+from testkit.sessions import NodeSpec, build_session
 
 HOSTILE = [
     "wf.<script>alert(1)</script>",

@@ -21,7 +21,7 @@ from nipype_carbon.report.formats import (
 )
 from nipype_carbon.report.hotspots import advise, other_grids, top_nodes
 from nipype_carbon.report.methods import methods_paragraph
-from tests.synthetic import NodeSpec, build_session
+from testkit.sessions import NodeSpec, build_session
 
 CONTRACT = [
     "node",

@@ -28,10 +28,10 @@ from nipype.interfaces.utility import Function
 from nipype_carbon import load_session
 from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.record.runs import session_files
-from tests.fakes.powercap import FakeZone, LoadFollowingPowercap, LoadFollowingProcess
+from testkit.powercap import FakeZone, LoadFollowingPowercap, LoadFollowingProcess
+from testkit.scenario import IDLE_W, J_PER_CPU_S, burn_thread, nap
 from tests.faults.helpers import run_cli
 from tests.plugin import workflows
-from tests.validation.scenario import IDLE_W, J_PER_CPU_S, burn_thread, nap
 
 #: the chain: (name, function, seconds)
 CHAIN = [

@@ -17,8 +17,7 @@ import pytest
 from nipype_carbon import load_session
 from nipype_carbon.analyse.attribution import attribute_energy
 from nipype_carbon.record.runs import session_files
-from tests.plugin import workflows
-from tests.validation.scenario import (
+from testkit.scenario import (
     IDLE_W,
     LOAD_AFTER_S,
     QUIET,
@@ -27,6 +26,7 @@ from tests.validation.scenario import (
     run_nipype,
     run_pydra,
 )
+from tests.plugin import workflows
 
 TOLERANCE = 0.10
 PLUGINS = ["CarbonMultiProc", "CarbonLinear"]
@@ -91,7 +91,7 @@ def test_doctor_calibrates_a_quiet_host_and_runs_use_it(
     busy throughout takes it as its baseline (labelled so) and gets the truth."""
     require_quiet_host()
     from nipype_carbon.cli.main import main
-    from tests.fakes.powercap import LoadFollowingPowercap
+    from testkit.powercap import LoadFollowingPowercap
 
     monkeypatch.setenv("NIPYPE_CARBON_CALIBRATION", str(tmp_path / "calibration.json"))
     with LoadFollowingPowercap(tmp_path / "cal-powercap", IDLE_W, 9.0):

@@ -13,6 +13,7 @@ are readable by root only; an administrator can open them to all users with
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
@@ -63,8 +64,28 @@ def _quiet_root_logger() -> Iterator[None]:
         root.removeHandler(handler)
 
 
+#: where pyRAPL reads its counters (fixed in pyRAPL)
+PYRAPL_POWERCAP = "/sys/class/powercap"
+
+
 def default_sensor() -> Any:
-    """pyRAPL's sensor over every socket's package and (where present) DRAM."""
+    """pyRAPL's sensor over every socket's package and (where present) DRAM.
+
+    Found absent without importing pyRAPL (which imports pandas: 0.15 s of every
+    process's first node) when it is not installed or the host has no RAPL zone for it.
+    """
+    try:
+        installed = importlib.util.find_spec("pyRAPL") is not None
+    except (ImportError, ValueError):  # a broken or blocked install
+        installed = False
+    if not installed:
+        raise MeterAbsent("pyRAPL not installed", fix=INSTALL_FIX)
+    try:
+        zones = [e for e in os.listdir(PYRAPL_POWERCAP) if e.startswith("intel-rapl")]
+    except OSError:
+        zones = []
+    if not zones:
+        raise MeterAbsent(f"pyRAPL reads no RAPL zone on this host ({PYRAPL_POWERCAP} has none)")
     try:
         with _quiet_root_logger():
             from pyRAPL.sensor import Sensor

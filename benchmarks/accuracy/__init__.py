@@ -1,0 +1,1 @@
+"""How right the figures are: per-node error against an emulated counter."""

@@ -1,0 +1,1 @@
+"""The example pipelines: energy per subject, per step, per alternative."""
