@@ -40,7 +40,7 @@ echo
 "$CLI" report "$SESSION" --top 15 --cohort 40000
 echo
 echo "Which alternative branch is cheaper, step by step:"
-"$CLI" compare "$SESSION" --alternatives \
+"$CLI" compare "$CARBON_DIR" --alternatives \
     "denoise=denoise_mrtrix,denoise_dipy" "tensor fit=tensor_mrtrix+metrics_mrtrix,tensor_dipy"
 echo
 "$CLI" report "$SESSION" -o "$BASE_DIR/$NAME.html"

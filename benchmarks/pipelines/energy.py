@@ -60,7 +60,7 @@ def step_rows(report: Any) -> dict[str, dict[str, Any]]:
             {"interface": node["interface"].split(".")[-1], "dynamic_j": 0.0, "full_j": 0.0,
              "cpu_s": 0.0, "jobs": 0, "method": set()},
         )  # fmt: skip
-        row["dynamic_j"] += node["dynamic_energy_j"]
+        row["dynamic_j"] += node["own_energy_j"]
         row["full_j"] += node["energy_j"]
         row["cpu_s"] += node["cpu_s"]
         row["jobs"] += 1

@@ -27,6 +27,7 @@ from nipype_carbon.cli.options import (
     unforeseen,
     whole_number,
 )
+from nipype_carbon.record.reader import choose_run_that_worked
 from nipype_carbon.record.runs import SessionError
 from nipype_carbon.report.compare import (
     compare_branches,
@@ -83,6 +84,15 @@ def _show(title: str, frame: pd.DataFrame, top: int) -> None:
     _say(f"\n{title}\n" + shown.to_string(float_format=lambda v: f"{v:.4g}"))
 
 
+def _worked(run: str) -> Path:
+    """The run a path means, the newest that did the work for a carbon directory (said)."""
+    choice = choose_run_that_worked(run)
+    if choice.reused:
+        note = choice.note()
+        print(visible(f"nipype-carbon compare: {note}"), file=sys.stderr)
+    return choice.path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if len(args.runs) < 2 and not args.alternatives:
@@ -91,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_render_options(args)
         reports: dict[str, Report] = {
-            label: build_report(run, args.region, args.intensity, args.pue)
+            label: build_report(_worked(run), args.region, args.intensity, args.pue)
             for label, run in zip(_labels(args.runs), args.runs, strict=True)
         }
         steps = compare_branches(next(iter(reports.values())), args.alternatives)

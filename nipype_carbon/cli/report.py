@@ -24,7 +24,8 @@ from nipype_carbon.cli.options import (
     whole_number,
 )
 from nipype_carbon.files.safe import replace_file
-from nipype_carbon.record.runs import SessionError, choose_run
+from nipype_carbon.record.reader import choose_run_that_worked
+from nipype_carbon.record.runs import SessionError
 from nipype_carbon.report.escape import visible
 from nipype_carbon.report.formats import render_console
 from nipype_carbon.report.model import build_report
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         check_render_options(args)
-        choice = choose_run(args.run)
+        choice = choose_run_that_worked(args.run)
         note = choice.note()
         if note:
             print(visible(f"nipype-carbon report: {note}"), file=sys.stderr)

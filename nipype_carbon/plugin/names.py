@@ -56,13 +56,35 @@ def carbon_plugin_class(plugins: ModuleType, name: str) -> type:
         return CarbonPlugin
     base = name[len("Carbon") : -len("Plugin")]
     if not isinstance(getattr(plugins, f"{base}Plugin", None), type):
-        raise AttributeError(f"no nipype plugin {base!r} to wrap as {name}")
+        raise _no_such_plugin(plugins, base)
 
     def __init__(self: CarbonPlugin, plugin_args: dict | None = None) -> None:
         CarbonPlugin.__init__(self, base, plugin_args)
 
     doc = f"The {base} plugin with an energy meter on every node."
     return type(name, (CarbonPlugin,), {"__init__": __init__, "__doc__": doc})
+
+
+def _no_such_plugin(plugins: ModuleType, base: str) -> AttributeError:
+    """The error for ``plugin="Carbon<base>"`` where nipype has no ``<base>``: the name in
+    the right case when that is all that is wrong, else the closest ones and where the list is."""
+    import difflib
+
+    known = sorted(n[: -len("Plugin")] for n in dir(plugins) if n.endswith("Plugin"))
+    known = [n for n in known if n and not n.startswith("Carbon")]
+    same = [n for n in known if n.lower() == base.lower()]
+    if same:
+        hint = f"did you mean plugin='Carbon{same[0]}'? (plugin names are case-sensitive)"
+    else:
+        close = difflib.get_close_matches(base, known, n=3)
+        hint = (
+            f"did you mean {' or '.join(repr('Carbon' + c) for c in close)}? " if close else ""
+        ) + f"(nipype's plugins: {', '.join(known)}, each with a Carbon variant)"
+    err = AttributeError(
+        f"nipype-carbon: no nipype plugin {base!r} to meter as 'Carbon{base}'; {hint}"
+    )
+    err.name, err.obj = None, None  # no guess of Python's own beside ours
+    return err
 
 
 def install() -> None:

@@ -36,7 +36,7 @@ from nipype_carbon._version import __version__
 from nipype_carbon.files.safe import iter_lines, open_regular
 from nipype_carbon.record import validate
 from nipype_carbon.record.held import held_lines
-from nipype_carbon.record.runs import SessionError, resolve_session_path
+from nipype_carbon.record.runs import RunChoice, SessionError, choose_run, resolve_session_path
 from nipype_carbon.record.session import FORMAT, SCHEMA_VERSION, Session
 from nipype_carbon.record.spool import pending_records
 
@@ -195,6 +195,34 @@ def apply_line(session: Session, line: Any, notes: list[str]) -> None:
         session.events.append(validate.event(line))
     else:
         raise validate.LineError(f"unknown record type {kind!r:.40}")
+
+
+def did_work(session: Session) -> bool:
+    """Whether any node of the run ran (not every one reused from an earlier run, and not
+    an empty run): the run has figures of its own to report."""
+    work = [r for r in session.nodes.values() if not r.is_engine and not r.extra.get("mapnode")]
+    return not work or any(r.status != "cached" for r in work)
+
+
+def choose_run_that_worked(path: str | os.PathLike[str]) -> RunChoice:
+    """Like :func:`~nipype_carbon.record.runs.choose_run`, but for a carbon directory whose
+    newest runs reused every node (a rerun of a finished workflow): the newest run that did
+    the work, the ones passed over named in the choice's note. A session file given by name
+    is always that one; where no run did any work, the newest."""
+    choice = choose_run(path)
+    if not choice.others:
+        return choice
+    runs = [*choice.others, choice.path]
+    for index in range(len(runs) - 1, -1, -1):
+        try:
+            worked = did_work(load_session(runs[index], spool=False))
+        except (SessionError, OSError):
+            worked = False
+        if worked:
+            if index == len(runs) - 1:
+                return choice
+            return RunChoice(runs[index], runs[:index], choice.found_below, runs[index + 1 :])
+    return choice
 
 
 def earlier_runs(paths: Iterable[Path]) -> Iterator[tuple[Path, Session]]:

@@ -109,12 +109,22 @@ class RunChoice:
     path: Path
     others: list[Path] = field(default_factory=list)
     found_below: Path | None = None
+    #: newer runs passed over because they reused every node (they did no work to report)
+    reused: list[Path] = field(default_factory=list)
 
     def note(self) -> str | None:
         """One line saying which run was chosen, when there was a choice."""
         parts = []
         if self.found_below is not None:
             parts.append(f"carbon directory {self.found_below}")
+        if self.reused:
+            newest = self.reused[-1]
+            parts.append(
+                f"the newest run ({newest.name}, {_when(newest)}) reused every node, so this is "
+                f"the newest run that did the work, {self.path.name} ({_when(self.path)}); "
+                f"give {newest} to see the rerun itself"
+            )
+            return "; ".join(parts)
         if self.others:
             names = ", ".join(f"{p.name} ({_when(p)})" for p in reversed(self.others[-5:]))
             more = ", ..." if len(self.others) > 5 else ""

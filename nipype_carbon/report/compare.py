@@ -177,6 +177,19 @@ def parse_alternatives(spec: str) -> tuple[str, list[str]]:
     return (step.strip() if sep else "/".join(names)), names
 
 
+def _did_you_mean(name: str, nodes: pd.DataFrame) -> str:
+    """``: did you mean 'x'?`` for the node names closest to a mistyped one (their last
+    parts, as a user writes them), or nothing when none is close."""
+    import difflib
+
+    wanted = [token for token in name.split("+") if token]
+    known = sorted({str(n).rsplit(".", 1)[-1] for n in nodes["node"]})
+    close = [c for token in wanted for c in difflib.get_close_matches(token, known, n=3)]
+    if not close:
+        return f"; the run's steps include {', '.join(known[:8])}" if known else ""
+    return f": did you mean {' or '.join(repr(c) for c in dict.fromkeys(close))}?"
+
+
 def compare_branches(report: Report, specs: list[str]) -> list[Step]:
     """Energy of each alternative branch within one run."""
     nodes = report.nodes[report.nodes["kind"] == "node"]
@@ -189,7 +202,9 @@ def compare_branches(report: Report, specs: list[str]) -> list[Step]:
             for token in name.split("+"):  # an alternative may span several steps
                 mask |= nodes["node"].str.contains(token, regex=False)
             if not mask.any():
-                raise ValueError(f"no node matches {name!r} (step {step})")
+                raise ValueError(
+                    f"no node matches {name!r} (step {step}){_did_you_mean(name, nodes)}"
+                )
             found[name] = float(nodes.loc[mask, "energy_j"].sum())
         steps.append(Step(step, found))
     return steps

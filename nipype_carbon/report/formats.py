@@ -33,6 +33,9 @@ from nipype_carbon.report.sentences import (
     advice_lines,
     fault_lines,
     header_lines,
+    hottest_heading,
+    interfaces_heading,
+    mostly_baseline,
     projection,
     status_lines,
 )
@@ -78,7 +81,8 @@ def _finite(value: Any, where: str, found: list[str]) -> Any:
 
 
 def render_console(report: Report, top: int = 10, subjects: int | None = None, **_: Any) -> str:
-    lines = [*header_lines(report), "", "Hottest nodes (share of the nodes' energy):"]
+    heading = "Hottest nodes:" if report.nothing_ran else hottest_heading(report)
+    lines = [*header_lines(report), "", heading]
     if report.nothing_ran:
         lines.append("  none: nothing ran (see above)")
     for row in top_nodes(report, top).to_dict("records"):
@@ -87,9 +91,10 @@ def render_console(report: Report, top: int = 10, subjects: int | None = None, *
             f"{percent(row['share']):>6} (cum {percent(row['cumulative_share']):>6})  "
             f"cpu {row['cpu_s']:7.2f} s  [{row['method']}]  {visible(row['node'])}"
             + ("" if row["status"] in ("ran", "cached") else f"  ({row['status']})")
+            + (f"  ({note})" if (note := mostly_baseline(row)) else "")
         )
     if not report.nothing_ran:
-        lines += ["", "By interface (share of the nodes' energy):"]
+        lines += ["", interfaces_heading(report)]
         for row in report.interfaces().head(top).to_dict("records"):
             lines.append(
                 f"  {energy(row['energy_j']):>9}  {percent(row['share']):>6}  "
@@ -196,9 +201,11 @@ def render_markdown(report: Report, top: int = 10, subjects: int | None = None, 
         "",
         "## Hottest nodes",
         "",
+        f"{markdown_text(hottest_heading(report))}\n",
         _md_table(table) if not report.nothing_ran else "None: nothing ran (see above).\n",
         "## By interface",
         "",
+        f"{markdown_text(interfaces_heading(report))}\n",
         _md_table(itable) if not report.nothing_ran else "None: nothing ran (see above).\n",
         "## Advice",
         "",

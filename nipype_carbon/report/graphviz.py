@@ -46,6 +46,7 @@ from nipype_carbon.report.graph_layout import (
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.units import energy as format_energy
 from nipype_carbon.report.units import grams as format_emissions
+from nipype_carbon.report.vocabulary import ENGINE, NODES_FULL_COST, RUN_ENERGY, node_count
 
 LABELS = ("energy", "emissions")
 #: a node over many inputs and its parts, as Nipype names them (Pydra: Report.split_names)
@@ -158,10 +159,16 @@ def _oncolour_scale(unit: Unit) -> bool:
 
 def _defaults(report: Report) -> list[str]:
     totals, grid = report.totals, report.grid
-    summary = (
-        f"{format_energy(totals.attributed_energy_j)} attributed to nodes, "
-        f"{format_energy(totals.energy_j)} in all ({report.how_obtained()}), "
-        f"{format_emissions(totals.emissions_g)} CO2e"
+    # one short line each (a long title widens the whole drawing)
+    summary = "<BR/>".join(
+        html_text(line)
+        for line in (
+            f"{RUN_ENERGY} {format_energy(totals.energy_j)} ({report.how_obtained()}), "
+            f"{format_emissions(totals.emissions_g)} CO2e",
+            f"{NODES_FULL_COST} {format_energy(totals.nodes_full_cost_j)} in the boxes, "
+            f"{node_count(totals.nodes, totals.mapnodes, report.split_names)}; "
+            f"{ENGINE} {format_energy(totals.engine_overhead_j)}",
+        )
     )
     where = html_text(
         f"{grid.region} {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}"
@@ -171,10 +178,10 @@ def _defaults(report: Report) -> list[str]:
     status = totals.run_status
     if status != "complete":
         where += f"<BR/><B>run {html_text(totals.run_status_text)}</B>: partial figures"
-    title = f"<B>{html_text(workflow)}</B>: {html_text(summary)}<BR/>{where}"
+    title = f"<B>{html_text(workflow)}</B>: {summary}<BR/>{where}"
     return [
-        f'  graph [fontname="Helvetica", fontsize=12, labelloc=t, newrank=true, nodesep=0.2, '
-        f"ranksep=0.35, label=<{title}>];",
+        f'  graph [fontname="Helvetica", fontsize=12, labelloc=t, labeljust=l, newrank=true, '
+        f"nodesep=0.2, ranksep=0.35, label=<{title}>];",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
         'color="#404040", fillcolor="#ffffff", penwidth=1.2];',
         '  edge [color="#606060", arrowsize=0.6];',
@@ -232,7 +239,9 @@ def _label_html(
         lines.append(html_text(", ".join(notes)))
     if show_method and unit.methods:
         lines.append(f"<I>{html_text('+'.join(sorted(unit.methods)))}</I>")
-    return "<BR/>".join(lines)
+    # a thin line between the name and the figures: the bold name's underscores and
+    # descenders otherwise touch the line below (Graphviz spaces lines by one font size)
+    return lines[0] + '<BR/><FONT POINT-SIZE="3"> </FONT><BR/>' + "<BR/>".join(lines[1:])
 
 
 def _nest(

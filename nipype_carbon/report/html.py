@@ -40,8 +40,9 @@ from nipype_carbon.report.hotspots import advise, top_nodes
 from nipype_carbon.report.html_assets import CSS, SCRIPT
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.power_timeline import timeline_svg
-from nipype_carbon.report.sentences import fault_lines, reuse_line
+from nipype_carbon.report.sentences import fault_lines, reuse_line, run_energy_parts
 from nipype_carbon.report.units import duration, energy, grams, percent
+from nipype_carbon.report.vocabulary import FULL_COST, NODES_FULL_COST, OTHER_PROCESSES, node_count
 
 DATA_ID = "nipype-carbon-data"
 
@@ -170,24 +171,29 @@ def _region_note(is_default: bool) -> str:
 def _cards(report: Report) -> list[str]:
     t, grid = report.totals, report.grid
     where = "world average" if t.region_is_default else grid.region
-    unattributed = ", ".join(
-        f"{markup(k)} {energy(v)}"
-        for k, v in t.unattributed_by_kind_j.items()
-        if v > 1e-9 * t.energy_j
+    parts = "; ".join(
+        f"{markup(name)} {energy(value)}"
+        + (" = " + " + ".join(f"{markup(n)} {energy(v)}" for n, v in inner) if inner else "")
+        for name, value, inner in run_energy_parts(report)
+    )
+    other = (
+        f"; besides, {OTHER_PROCESSES} {energy(t.other_processes_j)} (not the run's)"
+        if t.other_processes_j > 0
+        else ""
     )
     kwh = "" if energy(t.energy_j).endswith("kWh") else f"{t.energy_j / 3.6e6:.3g} kWh "
     statuses = ", ".join(f"{v:,} {markup(str(k))}" for k, v in t.nodes_by_status.items())
     hosts = t.hosts
     return [
-        _card("Energy", energy(t.energy_j), f"{kwh}{markup(report.how_obtained())}; "
-              f"{energy(t.attributed_energy_j)} to nodes; not attributed: "
-              f"{unattributed or 'none'} (idle {markup(t.idle)})"),
+        _card("Run energy", energy(t.energy_j), f"{kwh}{markup(report.how_obtained())}; "
+              f"{parts}{other}"),
         _card("CO2e", grams(t.emissions_g), _equivalent(t.emissions_g)),
         _card("Grid", markup(where), f"{markup(grid.name)}, {t.intensity_g_per_kwh:g} "
               f"gCO2e/kWh ({markup(t.intensity_source)})"),
         _card("PUE", f"{t.pue:.2f}", "1.00 for a workstation; data centres about 1.56"),
-        _card("Run", duration(t.wall_time_s), f"{t.cpu_s:,.1f} CPU s; {t.nodes:,} nodes "
-              f"({statuses}); {len(hosts)} host(s): {markup(', '.join(hosts[:5]))}"
+        _card("Run", duration(t.wall_time_s), f"{t.cpu_s:,.1f} CPU s; "
+              f"{markup(node_count(t.nodes, t.mapnodes, report.split_names))} ({statuses}); "
+              f"{len(hosts)} host(s): {markup(', '.join(hosts[:5]))}"
               + (" ..." if len(hosts) > 5 else "")),
         _card("Method", _methods(t.methods), "how the energy was obtained"),
     ]  # fmt: skip
@@ -287,9 +293,11 @@ def graph_section(report: Report, max_nodes: int) -> str:
             start = svg.find("<svg")  # after the XML declaration and DOCTYPE
             if start >= 0:
                 return (
-                    '<p class="small">Drawn at full size (scroll inside the frame); '
+                    '<p class="small">Fitted to the page where its words stay legible; '
                     '<button type="button" id="nc-graph-fit">Fit to width</button> '
-                    '<button type="button" id="nc-graph-open">Open full size</button></p>'
+                    '<button type="button" id="nc-graph-open">Open full size</button> '
+                    '<b id="nc-graph-wider" hidden>Wider than the page: scroll right in the '
+                    "frame for the rest, or fit it to the width.</b></p>"
                     f'<figure id="nc-graph">{svg[start:]}</figure>'
                 )
             why = "dot gave no SVG"
@@ -325,7 +333,7 @@ def render_html(report: Report, top: int = 25, graph_max_nodes: int = 20_000, **
         Above this many nodes the graph is left to ``render_graph`` (it takes longest).
     """
     n_nodes, n_ifaces = len(report.nodes), len(report.interfaces())
-    n_work = int((report.nodes["kind"] != "mapnode").sum()) if n_nodes else 0
+    n_work = report.totals.nodes
     title = markup(report.workflow or "workflow")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -336,8 +344,9 @@ def render_html(report: Report, top: int = 25, graph_max_nodes: int = 20_000, **
         + (
             "None: nothing ran, every node was reused (see above).</p>"
             if report.nothing_ran
-            else f"Top {min(top, n_work)} of {n_work:,} by CO2e; share of the energy "
-            "attributed to nodes.</p>"
+            else f"Top {min(top, n_work)} of {n_work:,} nodes by CO2e; each figure its "
+            f"{FULL_COST}, each share of the {NODES_FULL_COST} "
+            f"({energy(report.totals.nodes_full_cost_j)}).</p>"
         )
         + nodes_table(report, top)
         + f'</section><section id="nc-by-interface"><h2>By interface</h2><p class="small">Top '

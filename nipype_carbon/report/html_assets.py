@@ -54,9 +54,29 @@ SCRIPT = """(function () {
     });
     var graph = document.getElementById("nc-graph");
     if (graph) {
-      document.getElementById("nc-graph-fit").addEventListener("click", function (e) {
-        var fit = graph.classList.toggle("fit");
-        e.target.textContent = fit ? "Full size" : "Fit to width";
+      var fitButton = document.getElementById("nc-graph-fit");
+      var setFit = function (fit) {
+        graph.classList.toggle("fit", fit);
+        fitButton.textContent = fit ? "Full size" : "Fit to width";
+      };
+      // wider than its frame: fitted at first where its smallest words stay 11 px or more, so
+      // nothing of it starts out of view; else drawn at its own scale, the frame saying that
+      // the rest is a scroll (or "Fit to width") away
+      var drawn = graph.querySelector("svg");
+      var wide = drawn ? drawn.getBoundingClientRect().width : 0;
+      if (wide > graph.clientWidth) {
+        var smallest = 1e9;
+        drawn.querySelectorAll("text").forEach(function (t) {
+          if (t.textContent.trim() !== "") {
+            var px = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
+            smallest = Math.min(smallest, px);
+          }
+        });
+        if (smallest * graph.clientWidth / wide >= 11) { setFit(true); }
+        else { document.getElementById("nc-graph-wider").hidden = false; }
+      }
+      fitButton.addEventListener("click", function () {
+        setFit(!graph.classList.contains("fit"));
       });
       document.getElementById("nc-graph-open").addEventListener("click", function () {
         var svg = graph.querySelector("svg").outerHTML;

@@ -13,6 +13,7 @@ from typing import Any
 from nipype_carbon.report.equivalents import sentence
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.units import duration, emissions, energy
+from nipype_carbon.report.vocabulary import DEFINITIONS, FULL_COST, RUN_ENERGY, node_count
 
 MEASURED = {
     "rapl": "measured with the CPU's RAPL energy counters (Linux powercap interface)",
@@ -88,8 +89,11 @@ def methods_paragraph(report: Report) -> str:
         + "CPU and memory energy was attributed to each node by its share of busy CPU time "
         "and of resident memory in each sampling interval; baseline (idle) power was "
         + ("reported separately. " if totals.idle == "separate" else "shared among running nodes. ")
-        + f"The workflow ran on {hardware(report)} for {duration(totals.wall_time_s)} and used "
-        f"{energy(totals.energy_j)} ({totals.energy_j / 3.6e6:.3g} kWh). With a carbon "
+        + f"The workflow ran on {hardware(report)} for {duration(totals.wall_time_s)} "
+        f"({node_count(totals.nodes, totals.mapnodes, report.split_names)}) with a {RUN_ENERGY} of "
+        f"{energy(totals.energy_j)} ({totals.energy_j / 3.6e6:.3g} kWh: "
+        f"{DEFINITIONS[RUN_ENERGY]}); each node's {FULL_COST} is {DEFINITIONS[FULL_COST]}. "
+        "With a carbon "
         f"intensity of {grid.intensity_g_per_kwh:g} gCO2e/kWh for {region} "
         f"({grid.source}{', ' + grid.year if grid.year else ''}) and a PUE of {report.pue:g}, this "
         f"corresponds to {emissions(totals.emissions_g)}, {sentence(totals.emissions_g)}."

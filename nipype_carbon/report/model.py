@@ -9,6 +9,7 @@ meter or an engine.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ NODE_COLUMNS = [
     "energy_idle_j",
     "emissions_g",
     "method",
-    "dynamic_energy_j",
+    "own_energy_j",
     "baseline_share_j",
     "memory_share_j",
 ]
@@ -280,10 +281,27 @@ def _split_names(session: Session) -> tuple[str, str]:
     return ("split task", "states") if pydra else ("MapNode", "children")
 
 
+def _mapnode_parents(names: Iterable[str]) -> dict[str, str]:
+    """Child -> MapNode for records a scheduler wrote without saying so (a cached rerun finds
+    a whole MapNode in its cache): Nipype names a child ``<MapNode>._<name><index>``."""
+    ordered = sorted(names)
+    found = {}
+    for i, name in enumerate(ordered):
+        prefix = f"{name}._"
+        for other in ordered[i + 1 :]:
+            if not other.startswith(prefix):
+                break
+            if "." not in other[len(prefix) :]:
+                found[other] = name
+    return found
+
+
 def node_frame(report: Report) -> pd.DataFrame:
     """One row per node: the CSV contract's columns, then context."""
     rows = []
     parts = report.reconciliation or reconcile(report.session, report.result)
+    inferred = _mapnode_parents(report.session.nodes)
+    parents = set(inferred.values())
     for name, record in report.session.nodes.items():
         energy = report.result.nodes[name]
         full = parts.full_cost_j(name, energy.energy_j)
@@ -304,16 +322,16 @@ def node_frame(report: Report) -> pd.DataFrame:
                 "energy_idle_j": energy.energy_idle_j,
                 "emissions_g": report.emissions_g(full),
                 "method": energy.method if m is not None else "none",
-                "dynamic_energy_j": energy.energy_j,
+                "own_energy_j": energy.energy_j,
                 "baseline_share_j": parts.baseline_share_j.get(name, 0.0),
                 "memory_share_j": parts.memory_share_j.get(name, 0.0),
                 "workflow": record.workflow,
                 "host": record.host,
                 "kind": record.extra.get("kind")
-                or ("mapnode" if record.extra.get("mapnode") else "node"),
+                or ("mapnode" if record.extra.get("mapnode") or name in parents else "node"),
                 "peak_rss_b": int(m.peak_rss_b) if m is not None else 0,
                 "n_procs": record.extra.get("n_procs", 1),
-                "mapnode_parent": record.extra.get("mapnode_parent", ""),
+                "mapnode_parent": record.extra.get("mapnode_parent", "") or inferred.get(name, ""),
                 "function": record.extra.get("function", ""),
             }
         )

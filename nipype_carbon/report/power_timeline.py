@@ -148,9 +148,10 @@ def _power_panel(svg: _Svg, y: float, host: str, edges: np.ndarray, power: dict[
         stacked = upper
     svg.parts.append(f'<line class="g" x1="{LABEL_W}" x2="{LABEL_W}" y1="{y}" y2="{y + POWER_H}"/>')
     mean_w = float(stacked.mean()) if len(stacked) else 0.0
-    svg.text(LABEL_W - 6, y + 10, _truncate(f"host {host}", LABEL_W - 12), anchor="end")
-    svg.text(LABEL_W - 6, y + 24, f"mean {mean_w:.3g} W, peak {peak_w:.3g} W", "s", "end")
-    svg.text(LABEL_W + 4, y + 10, f"{top_w:g} W", "s")
+    # the axis's figures beside it, outside the plot (inside, they sat on the coloured areas)
+    svg.text(LABEL_W - 6, y + 10, f"{top_w:g} W", "s", "end")
+    svg.text(LABEL_W - 6, y + 30, _truncate(f"host {host}", LABEL_W - 12), anchor="end")
+    svg.text(LABEL_W - 6, y + 44, f"mean {mean_w:.3g} W, peak {peak_w:.3g} W", "s", "end")
     svg.text(LABEL_W - 6, y + POWER_H, "0 W", "s", "end")
 
 

@@ -9,16 +9,29 @@ plain text (each format then makes it safe for its reader: :mod:`~nipype_carbon.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from nipype_carbon.report.hotspots import advise, other_grids
 from nipype_carbon.report.model import Report
 from nipype_carbon.report.units import emissions, energy, percent
+from nipype_carbon.report.vocabulary import (
+    BASELINE,
+    ENGINE,
+    FULL_COST,
+    HOST_METERS,
+    NODES_FULL_COST,
+    NOT_CHARGED,
+    OTHER_PROCESSES,
+    OWN_ENERGY,
+    RUN_ENERGY,
+    node_count,
+)
 
 
 def reuse_line(report: Report) -> str:
     """What a run in which nothing ran did: how many nodes it reused, and what that avoided."""
-    reused = int((report.nodes["status"] == "cached").sum())
+    reused = report.totals.nodes_by_status.get("cached", 0)
     avoided = report.totals.energy_avoided_by_caching_j
     what = (
         f"energy avoided {energy(avoided)}, what an earlier run spent on them"
@@ -27,7 +40,7 @@ def reuse_line(report: Report) -> str:
     )
     return (
         f"Nothing ran: {reused:,} node(s) reused ({what}); the scheduler spent "
-        f"{energy(report.scheduler_energy_j())} checking the cache."
+        f"{energy(report.scheduler_energy_j())} checking the cache ({ENGINE})."
     )
 
 
@@ -46,23 +59,72 @@ def projection(report: Report, subjects: int) -> str:
     )
 
 
+def run_energy_parts(report: Report) -> list[tuple[str, float, list[tuple[str, float]]]]:
+    """The run energy's parts by the vocabulary, each with the parts it is made of: the
+    nodes' full cost (own energy, baseline share, memory share), the engine overhead and the
+    baseline not charged to a node. They add up to the run energy."""
+    t = report.totals
+    inner = [(OWN_ENERGY, t.nodes_own_energy_j), (f"{BASELINE} share", t.nodes_baseline_share_j)]
+    if t.nodes_memory_share_j > 0:
+        inner.append(("memory share", t.nodes_memory_share_j))
+    parts = [(NODES_FULL_COST, t.nodes_full_cost_j, inner), (ENGINE, t.engine_overhead_j, [])]
+    if t.not_charged_j > 1e-9:
+        parts.append((NOT_CHARGED, t.not_charged_j, []))
+    return parts
+
+
 def reconciliation_line(report: Report) -> str:
-    """Where the run's energy went, each part with its share of the run's energy."""
-    parts = report.reconciliation.parts() if report.reconciliation else {}
-    total = report.totals.energy_j
-    shown = [
-        f"{name} {energy(value)} ({percent(value / total) if total > 0 else '-'})"
-        for name, value in parts.items()
-        if value > 0 or name == "nodes"
-    ]
-    line = "Where it went (shares of the run's energy): " + ", ".join(shown)
-    other = report.totals.other_processes_j
-    if other > 0:
+    """Where the run energy went, each part with its share of the run energy."""
+    t = report.totals
+    total = t.energy_j
+
+    def part(name: str, value: float) -> str:
+        return f"{name} {energy(value)} ({percent(value / total) if total > 0 else '-'})"
+
+    shown = []
+    for name, value, inner in run_energy_parts(report):
+        text = part(name, value)
+        if inner and value > 0:
+            text += " = " + " + ".join(part(n, v) for n, v in inner)
+        shown.append(text)
+    line = f"Where the {RUN_ENERGY} went (shares of the {RUN_ENERGY}): " + "; ".join(shown)
+    if t.other_processes_j > 0:
         line += (
-            f"; besides, other processes on the host spent {energy(other)} "
-            f"(not the run's; the host's meters read {energy(report.totals.host_energy_j)})"
+            f"; besides, {OTHER_PROCESSES} on the host spent {energy(t.other_processes_j)} "
+            f"(not the run's; {HOST_METERS} read {energy(t.host_energy_j)})"
         )
     return line
+
+
+def hottest_heading(report: Report) -> str:
+    """The heading of the hottest nodes: what each figure is, and what its share is of."""
+    total = energy(report.totals.nodes_full_cost_j)
+    return (
+        f"Hottest nodes ({FULL_COST}: {OWN_ENERGY} + {BASELINE} share; shares of the "
+        f"{NODES_FULL_COST}, {total}):"
+    )
+
+
+def interfaces_heading(report: Report) -> str:
+    total = energy(report.totals.nodes_full_cost_j)
+    return f"By interface ({FULL_COST}; shares of the {NODES_FULL_COST}, {total}):"
+
+
+def mostly_baseline(row: Mapping[Any, Any]) -> str:
+    """For a node whose full cost is mostly its baseline share (a short step of a small run:
+    start-up, not work), a few words saying so with its own energy; else nothing."""
+    own, baseline = float(row.get("own_energy_j", 0.0)), float(row.get("baseline_share_j", 0.0))
+    if baseline > own and row.get("status") != "cached":
+        return f"mostly {BASELINE}: {OWN_ENERGY} {energy(own)}"
+    return ""
+
+
+def count_line(report: Report) -> str:
+    """How many nodes the run had, by the one rule, and how many of them ran or were reused."""
+    t = report.totals
+    statuses = ", ".join(f"{n:,} {s}" for s, n in sorted(t.nodes_by_status.items()))
+    words = node_count(t.nodes, t.mapnodes, report.split_names)
+    return f"{words[0].upper()}{words[1:]}: {statuses or 'none'}"
 
 
 def status_lines(report: Report) -> list[str]:
@@ -135,7 +197,8 @@ def header_lines(report: Report) -> list[str]:
         *status_lines(report),
         *fault_lines(report),
         # energy is what the meters saw; PUE (the building's overhead) scales only the CO2e
-        f"Energy {energy(t.energy_j)} (before PUE), {emissions(t.emissions_g)} "
+        count_line(report),
+        f"Run energy {energy(t.energy_j)} (before PUE), {emissions(t.emissions_g)} "
         f"[{where}, {grid.intensity_g_per_kwh:g} gCO2e/kWh, PUE {report.pue:g}]; "
         f"{report.how_obtained()}",
         reconciliation_line(report),

@@ -11,8 +11,10 @@ Examples
 >>> from nipype_carbon.record.session import Session
 >>> from nipype_carbon.report.model import build_report
 >>> print(summary_text(build_report(Session())))  # doctest: +ELLIPSIS
-nipype-carbon: 0 node(s)...
-Energy 0 J (before PUE), 0 g CO2e [no region set: WORLD average, ...
+nipype-carbon: run summary
+Run INTERRUPTED...
+0 nodes: none
+Run energy 0 J (before PUE), 0 g CO2e [no region set: WORLD average, ...
 """
 
 from __future__ import annotations
@@ -29,14 +31,18 @@ def summary_text(report: Report, top: int = 5) -> str:
     (:func:`~nipype_carbon.report.escape.visible`)."""
     from nipype_carbon.report.escape import visible
     from nipype_carbon.report.hotspots import top_nodes
-    from nipype_carbon.report.sentences import header_lines
+    from nipype_carbon.report.sentences import header_lines, hottest_heading, mostly_baseline
     from nipype_carbon.report.units import emissions, energy
 
-    lines = [f"nipype-carbon: {report.totals.nodes} node(s)", *header_lines(report)]
-    for row in top_nodes(report, top).to_dict("records"):
+    lines = ["nipype-carbon: run summary", *header_lines(report)]
+    hottest = top_nodes(report, top).to_dict("records")
+    lines += [hottest_heading(report)] if hottest else []
+    for row in hottest:
+        note = mostly_baseline(row)
         lines.append(
             f"  {energy(row['energy_j']):>9}  {emissions(row['emissions_g']):>13}  "
             f"cpu {row['cpu_s']:8.2f} s  [{row['method']}]  {row['node']}"
+            + (f"  ({note})" if note else "")
         )
     return "\n".join(visible(line) for line in lines)
 

@@ -46,6 +46,14 @@ class Totals:
     unattributed_by_kind_j: dict[str, float] = field(default_factory=dict)
     #: the parts of energy_j: nodes, engine overhead, baseline, unclaimed memory
     reconciliation_j: dict[str, float] = field(default_factory=dict)
+    #: the run energy by the report's vocabulary (report/vocabulary.py): the nodes' full cost
+    #: (own energy + baseline share + memory share) + engine overhead + baseline not charged
+    nodes_full_cost_j: float = 0.0
+    nodes_own_energy_j: float = 0.0
+    nodes_baseline_share_j: float = 0.0
+    nodes_memory_share_j: float = 0.0
+    engine_overhead_j: float = 0.0
+    not_charged_j: float = 0.0
     emissions_g: float = 0.0
     energy_avoided_by_caching_j: float = 0.0
     intensity_g_per_kwh: float = 0.0
@@ -54,8 +62,11 @@ class Totals:
     region_is_default: bool = False
     intensity_source: str = ""
     idle: str = "separate"
+    #: units of work (a MapNode's children, not the MapNode; not the scheduler), by status
     nodes: int = 0
     nodes_by_status: dict[str, int] = field(default_factory=dict)
+    #: MapNodes whose children are among the nodes
+    mapnodes: int = 0
     wall_time_s: float = 0.0
     cpu_s: float = 0.0
     methods: list[str] = field(default_factory=list)
@@ -78,6 +89,9 @@ def compute_totals(
     """The totals of one attributed, reconciled and priced run."""
     energy_j = parts.run_energy_j
     starts, ends = nodes["start"], nodes["end"]
+    work = nodes[nodes["kind"] == "node"]
+    full_j = float(work["energy_j"].sum())
+    engine_j = float(nodes.loc[nodes["kind"] == "orchestration", "energy_j"].sum())
     return Totals(
         meter_faults=meter_faults(session),
         modelled_after_fault_j=sum(
@@ -96,6 +110,12 @@ def compute_totals(
         unattributed_energy_j=result.unattributed_energy_j,
         unattributed_by_kind_j=result.unattributed_by_kind_j(),
         reconciliation_j=parts.to_dict(),
+        nodes_full_cost_j=full_j,
+        nodes_own_energy_j=float(work["own_energy_j"].sum()),
+        nodes_baseline_share_j=float(work["baseline_share_j"].sum()),
+        nodes_memory_share_j=float(work["memory_share_j"].sum()),
+        engine_overhead_j=engine_j,
+        not_charged_j=max(0.0, energy_j - full_j - engine_j),
         emissions_g=emissions_g(energy_j, grid, pue),
         energy_avoided_by_caching_j=avoided_j,
         intensity_g_per_kwh=grid.intensity_g_per_kwh,
@@ -104,8 +124,9 @@ def compute_totals(
         region_is_default=grid.is_default,
         intensity_source=grid.source,
         idle=result.idle,
-        nodes=len(nodes),
-        nodes_by_status={str(k): int(v) for k, v in nodes["status"].value_counts().items()},
+        nodes=len(work),
+        nodes_by_status={str(k): int(v) for k, v in work["status"].value_counts().items()},
+        mapnodes=int((nodes["kind"] == "mapnode").sum()),
         wall_time_s=float(ends.max() - starts.min()) if len(nodes) else 0.0,
         cpu_s=float(nodes["cpu_s"].sum()),
         methods=sorted(set(nodes["method"]) - {"none"}),

@@ -133,7 +133,7 @@ def test_the_example_run_keeps_the_contracts(summary):
     console = render_console(report)
     hottest = console.split("Hottest nodes")[1].split("By interface")[0]
     assert "(scheduler)" not in hottest and "engine overhead" in console
-    energy_line = next(line for line in console.splitlines() if line.startswith("Energy "))
+    energy_line = next(line for line in console.splitlines() if line.startswith("Run energy "))
     assert energy_line.endswith("modelled") or totals["methods"] != ["model"]
     names = {n["node"] for n in nodes}
     assert {"dwi_carbon_example.diffusion.denoise_mrtrix",

@@ -241,12 +241,53 @@ MEASURE = """<script>(function () {
     var h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
     if (w > 0 && h > 0) { out.share_overlap_px = Math.max(out.share_overlap_px, h); }
   });
-  var sizes = [];
-  document.querySelectorAll("#nc-graph svg text").forEach(function (t) {
+  var sizes = [], frame = document.getElementById("nc-graph").getBoundingClientRect();
+  var words = function (root) {
+    return Array.prototype.filter.call(root.querySelectorAll("text"), function (t) {
+      return t.textContent.trim() !== "";  // a spacer line has no words to read
+    });
+  };
+  out.graph_clip_px = 0;
+  words(document.querySelector("#nc-graph svg")).forEach(function (t) {
     sizes.push(parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a);
+    var r = t.getBoundingClientRect();  // a word out of the frame's view is cut off
+    out.graph_clip_px = Math.max(out.graph_clip_px, r.right - frame.right, frame.left - r.left);
   });
+  out.graph_title_clip_px = 0;  // the graph's title: its direct words, always in view
+  words(document.querySelector("#nc-graph svg g.graph")).forEach(function (t) {
+    if (t.parentNode.classList.contains("graph")) {
+      var r = t.getBoundingClientRect();
+      out.graph_title_clip_px = Math.max(out.graph_title_clip_px, r.right - frame.right);
+    }
+  });
+  var note = document.getElementById("nc-graph-wider");
+  out.graph_wider_note = !!note && !note.hidden;
   out.graph_texts = sizes.length;
   out.graph_min_font_px = Math.min.apply(null, sizes);
+  out.graph_line_overlap_px = 0;  // a box's lines of text, each below the one before
+  document.querySelectorAll("#nc-graph svg g.node").forEach(function (g) {
+    var rects = words(g).map(function (t) { return t.getBoundingClientRect(); });
+    rects.sort(function (a, b) { return a.top - b.top; });
+    for (var i = 1; i < rects.length; i++) {
+      var a = rects[i - 1], b = rects[i];
+      if (b.top - a.top < 0.5 * a.height) { continue; }  // pieces of one line
+      out.graph_line_overlap_px = Math.max(out.graph_line_overlap_px, a.bottom - b.top);
+    }
+  });
+  out.axis_label_inside_px = -1e9;  // the power axis's figures beside the plot, not on it
+  document.querySelectorAll("svg.nc-tl").forEach(function (tl) {
+    var axis = Array.prototype.find.call(tl.querySelectorAll("line.g"), function (l) {
+      return l.getAttribute("x1") === l.getAttribute("x2");
+    });
+    if (!axis) { return; }
+    var left = axis.getBoundingClientRect().left;
+    tl.querySelectorAll("text").forEach(function (t) {
+      if (/^[0-9.]+ W$/.test(t.textContent.trim())) {
+        var right = t.getBoundingClientRect().right;
+        out.axis_label_inside_px = Math.max(out.axis_label_inside_px, right - left);
+      }
+    });
+  });
   document.body.setAttribute("data-layout", JSON.stringify(out));
 })();</script>"""
 
@@ -277,7 +318,8 @@ def dwi_like_session() -> Session:
 @pytest.mark.parametrize("width", [900, 1400])
 def test_the_page_reads_well_at_this_width(chromium: str, width: int, tmp_path: Path) -> None:
     """No sideways scrolling, the method column in view, share bars beside (not over) their
-    numbers, the graph's text at least 11 px: as the browser lays the page out."""
+    numbers, the graph's text at least 11 px and none of it cut off or run together, the
+    power axis's figures off the plot: as the browser lays the page out."""
     page = render_html(build_report(dwi_like_session(), region="GB"))
     path = tmp_path / "report.html"
     path.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
@@ -290,6 +332,15 @@ def test_the_page_reads_well_at_this_width(chromium: str, width: int, tmp_path: 
     assert layout["last_column"] == "method" and layout["last_column_right_px"] <= width, layout
     assert layout["share_overlap_px"] == 0, layout
     assert layout["graph_texts"] > 10 and layout["graph_min_font_px"] >= 11, layout
+    # nothing of the graph starts out of view unseen (its title, the scheduler's box), no line of a
+    # box's text runs into the next (a name's underscores into its energy), and the power
+    # axis's figures sit beside the plot (on it they were grey on the coloured areas)
+    # (where fitting it would shrink its words below 11 px, the page says the rest is a
+    # scroll away: a frame that cuts the drawing off says so)
+    assert layout["graph_title_clip_px"] <= 1, layout
+    assert layout["graph_clip_px"] <= 1 or layout["graph_wider_note"], layout
+    assert layout["graph_line_overlap_px"] <= 0, layout
+    assert -200 < layout["axis_label_inside_px"] <= 0, layout
     shot = tmp_path / f"report-{width}.png"
     done = browse(chromium, path, tmp_path, f"--screenshot={shot}", size)
     assert shot.exists(), done.stderr[-2000:]

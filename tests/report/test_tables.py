@@ -63,7 +63,7 @@ def test_csv_has_the_contract_columns_and_sums(run: Path) -> None:
     frame = pd.read_csv(io.StringIO(render_csv(report)))
     assert list(frame.columns[: len(CONTRACT)]) == CONTRACT
     dynamic = frame[["energy_cpu_j", "energy_dram_j", "energy_gpu_j", "energy_idle_j"]].sum(axis=1)
-    assert (frame["dynamic_energy_j"] - dynamic).abs().max() < 1e-9
+    assert (frame["own_energy_j"] - dynamic).abs().max() < 1e-9
     full = dynamic + frame["baseline_share_j"] + frame["memory_share_j"]
     assert (frame["energy_j"] - full).abs().max() < 1e-9
     assert frame.loc[frame["node"] == "wf.cached_step", "energy_j"].item() == 0
@@ -203,7 +203,7 @@ def test_console_says_energy_is_before_pue(run: Path, capsys: pytest.CaptureFixt
     for pue in ("1", "1.5"):
         assert main(["report", str(run), "--pue", pue, "--region", "FR"]) == 0
         out = capsys.readouterr().out.splitlines()
-        headers[pue] = next(line for line in out if line.startswith("Energy "))
+        headers[pue] = next(line for line in out if line.startswith("Run energy "))
     assert all("(before PUE)" in line for line in headers.values())
     energy_of = {pue: line.split(" (before PUE)")[0] for pue, line in headers.items()}
     assert energy_of["1"] == energy_of["1.5"]
