@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nipype.pipeline import plugins as nipype_plugins
+from nipype.pipeline.engine import MapNode
 from nipype.pipeline.plugins.base import GraphPluginBase, PluginBase, SGELikeBatchManagerBase
 
 from nipype_carbon.measure.host import host_name
@@ -162,12 +163,15 @@ class CarbonPlugin:
         its result without running it (local hash check).
         """
         status: NodeStatus
+        extra: dict[str, Any]
         if name not in self._started and self._after_failure(node):
             status, extra = "skipped", {"skipped_by": "scheduler"}
         elif name in self._started and not self.batch:
             status, extra = "lost", {"found_by": "scheduler"}
         else:
             status, extra = "cached", {"found_by": "scheduler"}
+        if isinstance(node, MapNode):  # found whole in the cache: say what it is
+            extra["mapnode"] = True
         now = time.time()
         assert self.session is not None
         self.session.add_node(

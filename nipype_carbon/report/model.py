@@ -172,8 +172,8 @@ class Report:
         return not work.empty and bool((work["status"] == "cached").all())
 
     def scheduler_energy_j(self) -> float:
-        """Energy of the driving process (the scheduler's record)."""
-        return float(self.nodes.loc[self.nodes["kind"] == "orchestration", "energy_j"].sum())
+        """Energy of the driving process (the scheduler's record): the engine overhead."""
+        return self.totals.engine_overhead_j
 
 
 def build_report(

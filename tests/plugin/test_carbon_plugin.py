@@ -106,6 +106,20 @@ def test_expansions_under_multiproc(tmp_path: Path) -> None:
     assert len(plus) == 2  # one per iterable value
 
 
+def test_a_rerun_records_a_mapnode_found_whole_in_the_cache_as_a_mapnode(
+    tmp_path: Path,
+) -> None:
+    """The scheduler finds the whole MapNode cached (its run is never called): its record
+    still says it is a MapNode, so it is counted as its children, not as a node of its own."""
+    args = {"n_procs": 2}
+    workflows.expansions(tmp_path).run(plugin="CarbonMultiProc", plugin_args=args)
+    time.sleep(1.1)  # session files are named by the second
+    workflows.expansions(tmp_path).run(plugin="CarbonMultiProc", plugin_args=args)
+    rerun = load_session(sorted((tmp_path / "expand" / "carbon").glob("session-*.jsonl"))[-1])
+    parent = rerun.nodes["expand.mapped"]
+    assert parent.status == "cached" and parent.extra.get("mapnode") is True
+
+
 def test_a_failed_node_keeps_its_energy_and_the_run_fails_as_before(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         workflows.failing(tmp_path).run(plugin="CarbonMultiProc", plugin_args={"n_procs": 2})
