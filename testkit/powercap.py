@@ -9,6 +9,7 @@ wrapping at ``max_energy_range_uj`` as the hardware counter does. The real
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -196,6 +197,20 @@ class LoadFollowingPowercap(FakePowercap):
         return self
 
 
+def _ahead_of_the_load() -> None:
+    """Give the writer the first claim on a CPU, as a hardware counter has (it counts
+    whatever the scheduler does): real-time FIFO where allowed (root), else the highest
+    niceness this user may take, else as it is. The writer sleeps between ticks, so a
+    real-time priority takes a CPU for microseconds per tick, never for long."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return
+    except (AttributeError, OSError):
+        pass
+    with contextlib.suppress(OSError):
+        os.nice(-10)
+
+
 def _follow_load(
     counter: str,
     idle_w: float,
@@ -206,9 +221,11 @@ def _follow_load(
     shared: Any,
     lock: Any,
     stop: Any,
+    ready: Any,
 ) -> None:
     """The writer of :class:`LoadFollowingProcess`, in a process of its own."""
     start_uj, range_uj, tick_s = zone
+    _ahead_of_the_load()
     target = Path(counter)
     tmp = target.with_name(f".energy_uj.{os.getpid()}.tmp")
     while not stop.is_set():
@@ -220,6 +237,7 @@ def _follow_load(
                 value = (start_uj + int(drawn) + int(shared[0])) % range_uj
                 tmp.write_text(f"{value}\n")
                 os.replace(tmp, target)
+        ready.set()
         stop.wait(tick_s)
 
 
@@ -227,8 +245,9 @@ class LoadFollowingProcess(LoadFollowingPowercap):
     """:class:`LoadFollowingPowercap` whose writer runs in a process of its own.
 
     In the test's process the writer shares the interpreter lock with a busy workflow
-    driver and lags the load it follows by a few ticks; in its own process it keeps up, so
-    a short node's truth holds to a few per cent. Its glitches (jump, reset, freeze, thaw)
+    driver and lags the load it follows by a few ticks; in its own process, scheduled ahead
+    of the load (:func:`_ahead_of_the_load`), it keeps up when other processes fill every
+    CPU, so a short node's truth holds to a few per cent. Its glitches (jump, reset, freeze, thaw)
     act on the running writer through shared memory.
     """
 
@@ -242,6 +261,7 @@ class LoadFollowingProcess(LoadFollowingPowercap):
         self._shared = context.Array("d", [float(zone.offset_uj), 0.0, 0.0])
         self._plock = context.Lock()
         self._pstop = context.Event()
+        ready = context.Event()
         self._process = context.Process(
             target=_follow_load,
             args=(
@@ -254,10 +274,17 @@ class LoadFollowingProcess(LoadFollowingPowercap):
                 self._shared,
                 self._plock,
                 self._pstop,
+                ready,
             ),
             daemon=True,
         )
         self._process.start()
+        # the writer's start-up (an interpreter, its imports) is CPU the run must not see:
+        # the tree is ready once the writer has written, and the host has settled after it
+        if not ready.wait(30):
+            self.stop_writing()
+            raise RuntimeError("the emulated counter's writer did not start within 30 s")
+        time.sleep(0.2)
         return self
 
     def stop_writing(self) -> None:

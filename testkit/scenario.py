@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from testkit.powercap import LoadFollowingPowercap, host_busy_cpu_s
+from testkit.powercap import LoadFollowingProcess, host_busy_cpu_s
 
 IDLE_W, J_PER_CPU_S = 12.0, 9.0
 #: other processes start this long after the run has begun (after the baseline window)
@@ -103,7 +103,7 @@ def run_nipype(tmp: Path, plugin: str, load_after_s: float | None, **settings: A
     }
     if plugin == "CarbonMultiProc":
         args["n_procs"] = 2
-    powercap = LoadFollowingPowercap(tmp / "powercap", IDLE_W, J_PER_CPU_S)
+    powercap = LoadFollowingProcess(tmp / "powercap", IDLE_W, J_PER_CPU_S)
     with powercap, other_processes(load_after_s):
         nipype_workflow(tmp).run(plugin=plugin, plugin_args=args)
     return tmp / "truth" / "carbon"
@@ -122,7 +122,7 @@ def run_pydra(tmp: Path, load_after_s: float | None, **settings: Any) -> Path:
         workflow.add(BurnInChild(code=child_code(1.0)), name="cli")
         return burn.out
 
-    powercap = LoadFollowingPowercap(tmp / "powercap", IDLE_W, J_PER_CPU_S)
+    powercap = LoadFollowingProcess(tmp / "powercap", IDLE_W, J_PER_CPU_S)
     carbon = tmp / "carbon"
     with (
         powercap,

@@ -91,10 +91,10 @@ def test_doctor_calibrates_a_quiet_host_and_runs_use_it(
     busy throughout takes it as its baseline (labelled so) and gets the truth."""
     require_quiet_host()
     from nipype_carbon.cli.main import main
-    from testkit.powercap import LoadFollowingPowercap
+    from testkit.powercap import LoadFollowingProcess
 
     monkeypatch.setenv("NIPYPE_CARBON_CALIBRATION", str(tmp_path / "calibration.json"))
-    with LoadFollowingPowercap(tmp_path / "cal-powercap", IDLE_W, 9.0):
+    with LoadFollowingProcess(tmp_path / "cal-powercap", IDLE_W, 9.0):
         status = main(
             ["doctor", "--powercap-root", str(tmp_path / "cal-powercap"), "--calibrate", "2"]
         )
