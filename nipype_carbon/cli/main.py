@@ -28,6 +28,7 @@ COMMANDS = {
     ),
     "compare": ("nipype_carbon.cli.compare", "compare runs of alternative pipelines"),
     "run": ("nipype_carbon.cli.run", "meter an app you cannot edit: run -- COMMAND [ARGS...]"),
+    "study": ("nipype_carbon.cli.study", "every run under folders as one study: subjects, steps"),
 }
 
 USAGE = "usage: nipype-carbon [--version] <command> [options]\n\ncommands:\n" + "".join(

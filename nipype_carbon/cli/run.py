@@ -75,6 +75,11 @@ def parser() -> argparse.ArgumentParser:
     grid.add_argument("--intensity", type=float, help="grid intensity, gCO2e/kWh (0-2,000)")
     p.add_argument("--pue", type=float, help="power usage effectiveness (1.0-3.0)")
     p.add_argument(
+        "--subject",
+        metavar="LABEL",
+        help="the BIDS subject this run processes (01 or sub-01), for `nipype-carbon study`",
+    )
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -168,7 +173,7 @@ def carbon_variables(args: argparse.Namespace, carbon_dir: Path, launch: str) ->
     check_render_options(args)  # --pue, --intensity: named as the options they are
     check_carbon_dir(carbon_dir)  # a file in the way: the path and the fix, not "File exists"
     given: dict[str, str] = {"carbon_dir": str(carbon_dir)}
-    for name in ("region", "intensity", "pue"):
+    for name in ("region", "intensity", "pue", "subject"):
         value = getattr(args, name)
         if value is not None:
             given["intensity_g_per_kwh" if name == "intensity" else name] = str(value)

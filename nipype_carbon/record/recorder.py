@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -46,6 +47,8 @@ from nipype_carbon.record.spool import drain, receive_here, should_replace
 
 #: readings taken in the baseline window before the first node starts
 BASELINE_SAMPLES = 5
+#: the most of the driver's command line a session keeps: items, characters per item
+ARGV_ITEMS, ARGV_ITEM_CHARS = 64, 256
 
 
 class RunRecorder:
@@ -158,6 +161,10 @@ class RunRecorder:
             **self.metadata,
             "carbon_dir": str(self.carbon_dir),
             "start": time.time(),
+            # who drives the run (a study tells a run still going from one that was cut
+            # short) and its command line (a BIDS App's --participant-label names subjects)
+            "driver": {"host": host_name(), "pid": os.getpid()},
+            "argv": [str(a)[:ARGV_ITEM_CHARS] for a in sys.argv[:ARGV_ITEMS]],
             # idle CPU power measured on quiet hosts by `nipype-carbon doctor --calibrate`
             "calibrations": load_calibrations(),
         }

@@ -36,6 +36,7 @@ import difflib
 import math
 import numbers
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -230,6 +231,9 @@ class CarbonSettings:
     memory_w_per_gb : memory power per GB in the model.
     gpus : GPUs to model when NVML is missing (``NAME`` or ``NAME=WATTS``, comma-separated).
     idle : ``separate`` (baseline power reported apart) or ``shared`` among running nodes.
+    subject : the BIDS subject label the run processes (``01`` or ``sub-01``, kept as
+        ``01``), for ``nipype-carbon study``; unset, the study reads it from the workflow's
+        node names or the command line.
     """
 
     region: str | None = None
@@ -246,6 +250,7 @@ class CarbonSettings:
     memory_w_per_gb: float = DEFAULT_MEMORY_W_PER_GB
     gpus: tuple[str, ...] = field(default_factory=tuple)
     idle: str = "separate"
+    subject: str | None = None
 
     def __post_init__(self) -> None:
         self._validate()
@@ -339,6 +344,8 @@ class CarbonSettings:
             raise SettingsError(str(err)) from err  # the region error kept as the cause
         if self.region and self.intensity_g_per_kwh is None:
             object.__setattr__(self, "region", grid.region)
+        if self.subject is not None:
+            object.__setattr__(self, "subject", check_subject(self.subject))
         if self.idle not in IDLE_MODES:
             raise SettingsError(f"idle must be one of {IDLE_MODES}, got {self.idle!r}")
         if self.powercap_root is not None:
@@ -400,10 +407,34 @@ def _coerce(given: dict[str, Any]) -> dict[str, Any]:
         gpus = out["gpus"]
         items = gpus.split(",") if isinstance(gpus, str) else list(gpus)
         out["gpus"] = tuple(g.strip() for g in items if g.strip())
-    for key in ("carbon_dir", "powercap_root", "region", "idle"):
+    for key in ("carbon_dir", "powercap_root", "region", "idle", "subject"):
         if key in out:
             out[key] = os.fspath(out[key]) if key.endswith(("dir", "root")) else str(out[key])
     return out
+
+
+#: a BIDS label: letters and digits only (BIDS specification, "entities")
+_LABEL = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
+def check_subject(value: object) -> str:
+    """A subject label as BIDS writes it, without its ``sub-`` prefix.
+
+    >>> check_subject("sub-01"), check_subject(" 02 ")
+    ('01', '02')
+    >>> check_subject("01_a")
+    Traceback (most recent call last):
+    ...
+    nipype_carbon.record.settings.SettingsError: subject must be a BIDS label (letters and \
+digits, e.g. 01 or sub-01), got '01_a'
+    """
+    text = str(value).strip()
+    label = text[4:] if text.lower().startswith("sub-") else text
+    if not _LABEL.fullmatch(label):
+        raise SettingsError(
+            f"subject must be a BIDS label (letters and digits, e.g. 01 or sub-01), got {text!r}"
+        )
+    return label
 
 
 def _boolean(key: str, value: Any) -> bool:

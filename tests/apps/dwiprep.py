@@ -8,7 +8,10 @@ in one process: the preprocessing (the DWI example's real nodes: MRtrix3 and dip
 small summary workflow. A workflow that fails makes it exit with status 1.
 
 Usage: python dwiprep.py DATA_DIR WORK_DIR --use-plugin plugin.yml [--light] [--fail]
-                         [--multiproc own|niworkflows]
+                         [--multiproc own|niworkflows] [--participant-label LABEL]
+
+With ``--participant-label`` the preprocessing workflow is named as fMRIPrep names a
+subject's (``single_subject_<label>_wf``).
 
 DATA_DIR holds the inputs written by ``examples/dwi_pipeline/prepare_data.py``.
 """
@@ -43,7 +46,7 @@ def fail_on_purpose(seconds):  # type: ignore[no-untyped-def]
     raise RuntimeError(f"dwiprep: this step fails on purpose (after {seconds})")
 
 
-def build_preproc(data_dir: Path, work_dir: Path, light: bool, fail: bool):  # type: ignore[no-untyped-def]
+def build_preproc(data_dir: Path, work_dir: Path, light: bool, fail: bool, label: str = ""):  # type: ignore[no-untyped-def]
     from dwi_pipeline.prepare_data import load_manifest
     from dwi_pipeline.workflow import DWI_FIELDS, _mrtrix_node, build_diffusion
     from nipype.interfaces import mrtrix3
@@ -51,7 +54,7 @@ def build_preproc(data_dir: Path, work_dir: Path, light: bool, fail: bool):  # t
     from nipype.pipeline import engine as pe
 
     data = load_manifest(data_dir)
-    wf = pe.Workflow("dwiprep", base_dir=str(work_dir))
+    wf = pe.Workflow(f"single_subject_{label}_wf" if label else "dwiprep", base_dir=str(work_dir))
     inputnode = pe.Node(IdentityInterface(fields=DWI_FIELDS), name="inputnode")
     for field in DWI_FIELDS:
         setattr(inputnode.inputs, field, getattr(data, field))
@@ -145,12 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         "--multiproc", choices=("own", "niworkflows"), default="own",
         help="whose MultiProcPlugin class: the app's subclass of nipype's, or niworkflows'",
     )  # fmt: skip
+    parser.add_argument("--participant-label", default="", help="the subject (BIDS label)")
     args = parser.parse_args(argv)
     settings = yaml.safe_load(args.use_plugin.read_text()) or {}
     plugin = settings.get("plugin", "MultiProc")
     plugin_args = dict(settings.get("plugin_args") or {})
     try:
-        wf = build_preproc(args.data_dir, args.work_dir, args.light, args.fail)
+        wf = build_preproc(
+            args.data_dir, args.work_dir, args.light, args.fail, args.participant_label
+        )
         run(wf, plugin, plugin_args, args.multiproc)
     except Exception as err:
         print(f"dwiprep: preprocessing failed: {err}", file=sys.stderr)
