@@ -29,7 +29,7 @@ from nipype_carbon.cli.options import (
 from nipype_carbon.files.safe import replace_file
 from nipype_carbon.record.runs import SessionError
 from nipype_carbon.report.escape import visible
-from nipype_carbon.study.build import build_study
+from nipype_carbon.study.build import Study, build_study
 from nipype_carbon.study.formats import (
     TABLES,
     render_console,
@@ -133,10 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if study.totals["runs"] else 1
 
 
-def _write(study: object, output: str, only: str | None, top: int) -> list[Path]:
-    from nipype_carbon.study.build import Study
-
-    assert isinstance(study, Study)
+def _write(study: Study, output: str, only: str | None, top: int) -> list[Path]:
     target = Path(output)
     suffix = target.suffix.lower()
     if suffix == ".csv":

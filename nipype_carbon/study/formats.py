@@ -162,6 +162,21 @@ def _text_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the subjects table's headings, in every format (the columns of :func:`_subject_columns`)
+SUBJECT_HEADER = [
+    "subject",
+    "status",
+    "runs",
+    "energy",
+    "CO2e",
+    "CPU",
+    "wall",
+    "failed",
+    "",
+    "CPU model",
+]
+
+
 def _subject_columns() -> dict[str, Any]:
     return {
         "subject": str,
@@ -218,19 +233,7 @@ def render_console(study: Study, top: int = 10, subjects: int = 20) -> str:
     frame = study.subjects
     if not frame.empty:
         shown = frame.head(subjects)
-        header = [
-            "subject",
-            "status",
-            "runs",
-            "energy",
-            "CO2e",
-            "CPU",
-            "wall",
-            "failed",
-            "",
-            "CPU model",
-        ]
-        out.write(_text_table(header, _rows(shown, _subject_columns())))
+        out.write(_text_table(SUBJECT_HEADER, _rows(shown, _subject_columns())))
         if len(frame) > len(shown):
             out.write(
                 f"... {len(frame) - len(shown)} more subject(s): -o study.csv --table subjects\n"
@@ -341,19 +344,7 @@ def render_markdown(study: Study, top: int = 10, subjects: int = 50) -> str:
         "(a model)\n"
     )
     out.write("\n## Subjects\n\n")
-    header = [
-        "subject",
-        "status",
-        "runs",
-        "energy",
-        "CO2e",
-        "CPU",
-        "wall",
-        "failed",
-        "",
-        "CPU model",
-    ]
-    out.write(_md(header, _rows(study.subjects.head(subjects), _subject_columns())))
+    out.write(_md(SUBJECT_HEADER, _rows(study.subjects.head(subjects), _subject_columns())))
     out.write(f"\n## Hottest steps (of {len(study.steps)})\n\n")
     header = [
         "step",

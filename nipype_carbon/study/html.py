@@ -15,9 +15,17 @@ import numpy as np
 
 from nipype_carbon.report.escape import markup
 from nipype_carbon.report.html_assets import CSS
-from nipype_carbon.report.units import duration, emissions, percent
+from nipype_carbon.report.units import emissions, percent
 from nipype_carbon.study.build import Study
-from nipype_carbon.study.formats import WH, _short, _wh, methods_text
+from nipype_carbon.study.formats import (
+    SUBJECT_HEADER,
+    WH,
+    _rows,
+    _short,
+    _subject_columns,
+    _wh,
+    methods_text,
+)
 
 #: steps drawn in the distribution picture, and rows in the page's tables
 TOP_STEPS = 15
@@ -282,21 +290,7 @@ def render_html(study: Study, top: int = TOP_STEPS, **_: Any) -> str:
     steps: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()} for r in study.steps.to_dict("records")
     ]
-    subject_rows = [
-        [
-            str(r["subject"]),
-            str(r["status"]),
-            str(r["runs"]),
-            _wh(r["energy_j"]),
-            emissions(r["emissions_g"]),
-            duration(r["cpu_s"]),
-            duration(r["wall_time_s"]),
-            _wh(r["failed_j"]),
-            "outlier" if r["outlier"] else "",
-            str(r["cpu_model"]),
-        ]
-        for r in study.subjects.head(MAX_SUBJECT_ROWS).to_dict("records")
-    ]
+    subject_rows = _rows(study.subjects.head(MAX_SUBJECT_ROWS), _subject_columns())
     step_rows = [
         [
             str(r["step"]),
@@ -344,18 +338,7 @@ def render_html(study: Study, top: int = TOP_STEPS, **_: Any) -> str:
         "</div>",
         "<h2>Subjects</h2>",
         _table(
-            [
-                "subject",
-                "status",
-                "runs",
-                "energy",
-                "CO2e",
-                "CPU",
-                "wall",
-                "failed",
-                "",
-                "CPU model",
-            ],
+            SUBJECT_HEADER,
             subject_rows,
             "nc-subjects",
         ),
