@@ -532,7 +532,7 @@ def _steps_table(
     every node is that subject's; in a run of several, a node is the subject's its name shows,
     else shared.
     """
-    texts = {i: t for t, i in store.name_ids().items()}
+    texts = store.names()
     labels = sorted({str(x) for subs in chosen["subjects"] for x in subs} | {SHARED, NO_SUBJECT})
     index = {label: i for i, label in enumerate(labels)}
     by_name = np.full(max(texts, default=0) + 1, index[SHARED], dtype=np.int64)

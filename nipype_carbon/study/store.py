@@ -179,9 +179,6 @@ class Store:
     def names(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, text FROM names"))
 
-    def name_ids(self) -> dict[str, int]:
-        return {text: i for i, text in self.db.execute("SELECT id, text FROM names")}
-
     def step_blobs(self, run_ids: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
         """Each run's steps (:data:`STEP_DTYPE` rows), in the order of ``run_ids``, read a
         chunk of runs at a time."""
